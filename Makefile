@@ -1,0 +1,72 @@
+# The WhatsApp delivery-error service. `make` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 50051
+PROTO_DIR := protos
+GEN_DIR := $(PROTO_DIR)/whatsapp/errors/v1
+THIRD_PARTY := .build/third_party
+SITE = $$($(BIN)/python -c 'import google.rpc, os; print(os.path.dirname(os.path.dirname(google.rpc.__path__[0])))')
+
+.PHONY: help install proto checkgenerate lint fmt test fuzz serve bench soak clean
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+install: $(STAMP) ## Create .venv with the package and its dev tools (idempotent)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	touch $@
+
+proto: install ## Regenerate the Python code and .pyi stubs from protos/
+	$(BIN)/python -m grpc_tools.protoc -I $(PROTO_DIR) -I "$(SITE)" \
+	  --python_out=$(PROTO_DIR) --grpc_python_out=$(PROTO_DIR) \
+	  --mypy_out=$(PROTO_DIR) --mypy_grpc_out=$(PROTO_DIR) \
+	  --plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy --plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc \
+	  $(GEN_DIR)/*.proto
+
+checkgenerate: proto ## Fail if the committed generated code differs from a fresh `make proto`
+	@if [ -n "$$(git status --porcelain -- $(GEN_DIR))" ]; then \
+	  echo "Generated code is out of date; run 'make proto' and commit:"; git status --short -- $(GEN_DIR); git diff --stat -- $(GEN_DIR); exit 1; fi
+	@echo "generated code is up to date"
+
+$(THIRD_PARTY)/google/rpc/status.proto: $(STAMP)
+	mkdir -p $(THIRD_PARTY)/google/rpc
+	cp "$(SITE)/google/rpc/status.proto" $@
+
+lint: install $(THIRD_PARTY)/google/rpc/status.proto ## ruff, ruff format --check, mypy --strict, buf lint (STANDARD)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/buf lint --path $(PROTO_DIR)/whatsapp
+
+fmt: install ## Format and autofix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: install ## Run the whole test suite (real servers on port 0, real grpcurl)
+	$(BIN)/python -m pytest
+
+fuzz: install ## Fuzz the classifier with hypothesis for a bounded time (FUZZ_SECONDS, default 60)
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} $(BIN)/python -m pytest -q tests/fuzz_classifier.py -p no:cacheprovider
+
+serve: install ## Serve the embedded catalog on $(HOST):$(PORT) (plaintext, reflection on)
+	$(BIN)/python -m server --host $(HOST) --port $(PORT)
+
+bench: install ## Benchmark on loopback; writes bench/results/*.json and a PNG chart
+	$(BIN)/python -m bench
+
+soak: install ## Mixed load for SOAK_SECONDS (default 120): errors, RSS and latency
+	$(BIN)/python -m bench.soak --seconds $${SOAK_SECONDS:-120}
+
+clean: ## Remove the venv and build leftovers
+	rm -rf $(VENV) .build .mypy_cache .ruff_cache .pytest_cache .hypothesis

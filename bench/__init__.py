@@ -1,0 +1,1 @@
+"""Benchmarks for the WhatsApp delivery-error service."""

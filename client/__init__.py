@@ -1,0 +1,1 @@
+"""Thin clients for the WhatsApp delivery-error service."""

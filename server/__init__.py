@@ -1,0 +1,1 @@
+"""The WhatsApp delivery-error gRPC server: catalog, classifier and service."""

@@ -1,0 +1,63 @@
+"""Command line entry point: `python -m server --host H --port P`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from server.app import DEFAULT_GRACE_SECONDS, ServerConfig, serve
+from server.catalog import EMBEDDED_CATALOG, CatalogError
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The server's options; every one has a working default."""
+    parser = argparse.ArgumentParser(
+        prog="python -m server", description="Serve the WhatsApp delivery-error catalog over gRPC."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=50051, help="port to bind (default 50051)")
+    parser.add_argument(
+        "--catalog", type=Path, default=EMBEDDED_CATALOG, help="catalog file (default: embedded)"
+    )
+    parser.add_argument("--overlay", type=Path, help="a second catalog layered over the first")
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE_SECONDS,
+        help=f"seconds in-flight calls get on SIGTERM (default {DEFAULT_GRACE_SECONDS:g})",
+    )
+    parser.add_argument("--no-reflection", action="store_true", help="turn server reflection off")
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the server until a signal stops it."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    config = ServerConfig(
+        catalog_path=args.catalog, overlay_path=args.overlay, reflection=not args.no_reflection
+    )
+    host = f"[{args.host}]" if ":" in args.host and not args.host.startswith("[") else args.host
+    try:
+        asyncio.run(serve(f"{host}:{args.port}", config, grace=args.grace))
+    except CatalogError as exc:
+        print(f"error: invalid catalog: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
