@@ -225,7 +225,7 @@ def _enum(enum: Any, prefix: str, value: Any, what: str, fail: Any) -> Any:
         fail(f"`{what}` must be a string such as {enum.keys()[1].removeprefix(prefix)!r}")
     name = prefix + value.strip().upper()
     allowed = [key.removeprefix(prefix) for key in enum.keys()[1:]]
-    if name not in enum.keys() or name == prefix + "UNSPECIFIED":
+    if name not in enum.keys() or name == prefix + "UNSPECIFIED":  # noqa: SIM118 (enum wrapper)
         fail(f"unknown {what} {value!r}; expected one of {', '.join(allowed)}")
     return enum.Value(name)
 
