@@ -10,6 +10,7 @@ from pathlib import Path
 
 from server.app import DEFAULT_GRACE_SECONDS, ServerConfig, serve
 from server.catalog import EMBEDDED_CATALOG, CatalogError
+from server.workers import default_workers, run_workers
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -33,6 +34,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-reflection", action="store_true", help="turn server reflection off")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="pre-forked processes sharing the port with SO_REUSEPORT "
+        f"(default {default_workers()}; see README, Performance)",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     return parser.parse_args(argv)
@@ -48,7 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         catalog_path=args.catalog, overlay_path=args.overlay, reflection=not args.no_reflection
     )
     host = f"[{args.host}]" if ":" in args.host and not args.host.startswith("[") else args.host
+    if args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
     try:
+        if args.workers > 1:
+            return run_workers(host, args.port, config, args.grace, args.workers)
         asyncio.run(serve(f"{host}:{args.port}", config, grace=args.grace))
     except CatalogError as exc:
         print(f"error: invalid catalog: {exc}", file=sys.stderr)

@@ -22,8 +22,8 @@ from grpc_reflection.v1alpha import reflection
 from server.catalog import EMBEDDED_CATALOG, load_catalog
 from server.classifier import Classifier
 from server.service import ClassifierHolder, ErrorCatalogServicer
+from server.wire import add_servicer
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def build_server(address: str, config: ServerConfig | None = None) -> RunningSer
     server = grpc.aio.server(
         options=server_options(config), maximum_concurrent_rpcs=config.max_concurrent_rpcs
     )
-    pb_grpc.add_ErrorCatalogServiceServicer_to_server(ErrorCatalogServicer(holder), server)
+    add_servicer(ErrorCatalogServicer(holder), server)  # Classify* may answer in bytes
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if config.reflection:

@@ -13,17 +13,17 @@ from typing import Any
 
 import grpc
 
-from server.classifier import Classifier, Decision, to_message
+from server.classifier import Classifier, Decision
 from server.paging import decode_token, encode_token, page_size
 from server.payloads import InputError
 from server.status import (
-    OK,
     ServiceError,
     invalid_argument,
     invalid_argument_status,
     not_found,
 )
 from server.text_match import normalise
+from server.wire import WireEncoder
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
@@ -73,6 +73,15 @@ class ErrorCatalogServicer(pb_grpc.ErrorCatalogServiceServicer):
 
     def __init__(self, holder: ClassifierHolder) -> None:
         self._holder = holder
+        self._wire: WireEncoder | None = None
+
+    def _encoder(self) -> WireEncoder:
+        """The response encoder of the current classifier (rebuilt after a reload)."""
+        classifier = self._holder.current
+        encoder = self._wire
+        if encoder is None or encoder.classifier is not classifier:
+            encoder = self._wire = WireEncoder(classifier)
+        return encoder
 
     # ---- catalog --------------------------------------------------------------
 
@@ -156,31 +165,35 @@ class ErrorCatalogServicer(pb_grpc.ErrorCatalogServiceServicer):
     @_abort_on_error
     async def Classify(
         self, request: pb.ClassifyRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> pb.ClassifyResponse:
-        """One input, one classification per error found."""
-        classifier = self._holder.current
-        decisions = classifier.classify_input(request, request.WhichOneof("input"))
-        return pb.ClassifyResponse(
-            classifications=[to_message(d) for d in decisions],
-            catalog_version=classifier.version,
-        )
+    ) -> bytes:
+        """One input, one classification per error found.
 
-    async def ClassifyStream(
+        Answers with pre-serialised ClassifyResponse bytes (server/wire.py);
+        a bare catalog code is answered from a per-code cache.
+        """
+        encoder = self._encoder()
+        kind = request.WhichOneof("input")
+        if kind == "code":
+            return encoder.classify_code_response(request.code)
+        return encoder.classify_response(encoder.classifier.classify_input(request, kind))
+
+    async def ClassifyStream(  # type: ignore[override]  # yields pre-serialised bytes
         self,
         request_iterator: AsyncIterator[pb.ClassifyStreamRequest],
         context: grpc.aio.ServicerContext[Any, Any],
-    ) -> AsyncIterator[pb.ClassifyStreamResponse]:
-        """Batches in, answered batches out, one request at a time."""
-        classifier = self._holder.current  # the whole stream answers from one catalog
+    ) -> AsyncIterator[bytes]:
+        """Batches in, answered batches out, one request at a time.
+
+        Each answer is ClassifyStreamResponse bytes composed from cached
+        ErrorInfo bytes (server/wire.py), identical to the message-built ones.
+        """
+        encoder = self._encoder()  # the whole stream answers from one catalog
         async for request in request_iterator:
             items = request.items
             if len(items) > MAX_BATCH_ITEMS:
                 error = _batch_too_large(len(items))
                 await context.abort(error.grpc_code, error.status.message, error.trailing_metadata)
-            yield pb.ClassifyStreamResponse(
-                results=[_result(classifier, item) for item in items],
-                catalog_version=classifier.version,
-            )
+            yield encoder.stream_response([_result(encoder, item) for item in items])
 
     async def SummarizeErrors(
         self,
@@ -258,16 +271,17 @@ def _counts(counter: Counter[int], name: Callable[[Any], str]) -> list[pb.Count]
     return [pb.Count(key=name(key), count=count) for key, count in counter.most_common()]
 
 
-def _result(classifier: Classifier, item: pb.ClassifyItem) -> pb.ClassifyResult:
+def _result(encoder: WireEncoder, item: pb.ClassifyItem) -> bytes:
+    """One item's ClassifyResult, encoded as its field of a ClassifyStreamResponse."""
     try:
-        decisions = classifier.classify_input(item, item.WhichOneof("input"))
+        decisions = encoder.classifier.classify_input(item, item.WhichOneof("input"))
     except InputError as exc:
-        return pb.ClassifyResult(
-            id=item.id, status=invalid_argument_status([(exc.field, exc.description)])
+        return encoder.message_result(
+            pb.ClassifyResult(
+                id=item.id, status=invalid_argument_status([(exc.field, exc.description)])
+            )
         )
-    return pb.ClassifyResult(
-        id=item.id, classifications=[to_message(d) for d in decisions], status=OK
-    )
+    return encoder.result(item.id, decisions)
 
 
 def _has_words(info: pb.ErrorInfo, words: list[str]) -> bool:

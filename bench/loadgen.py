@@ -1,0 +1,318 @@
+"""The load generator: one process, grpc.aio, many calls in flight.
+
+Runs in its own process (`python -m bench.loadgen`, a JSON plan on stdin, one
+JSON result per scenario on stdout) so it never shares an interpreter with
+the server. The same code drives the reference server and the real one:
+requests are pre-serialised bytes and unary responses stay bytes, so the
+client does identical work for both and the difference is the server's.
+
+Scenarios:
+- `unary`: closed loop, `concurrency` tasks each calling back to back over
+  `channels` connections; reports req/s and latency.
+- `open`: open loop at a fixed rate (a fraction of an earlier scenario's
+  req/s); latency counts from the *scheduled* send time, so a stalled server
+  cannot hide its queueing (no coordinated omission).
+- `stream`: `streams` bidi streams, each keeping `window` batches in flight;
+  every response is decoded and its result count checked (end to end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import os
+import resource
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from bench import workload
+from whatsapp.errors.v1 import error_catalog_pb2 as pb
+
+_LOGGER = logging.getLogger(__name__)
+
+SERVICE = "/whatsapp.errors.v1.ErrorCatalogService"
+CLOCK = time.perf_counter
+TICKS = os.sysconf("SC_CLK_TCK")
+CHANNEL_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.use_local_subchannel_pool", 1),  # one connection per channel (spreads over workers)
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+]
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU seconds used so far by `pids` (0 for a pid that is gone)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+def own_cpu_seconds() -> float:
+    """This process's user + system CPU seconds."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def percentile(sorted_samples: Sequence[float], fraction: float) -> float:
+    """The sample at `fraction` of a sorted list (nearest rank); 0 when empty."""
+    if not sorted_samples:
+        return 0.0
+    index = min(len(sorted_samples) - 1, int(len(sorted_samples) * fraction))
+    return sorted_samples[index]
+
+
+@dataclass
+class Window:
+    """What one scenario measured between warm-up and stop."""
+
+    latencies: list[float] = field(default_factory=list)
+    items: int = 0
+    calls: int = 0
+    seconds: float = 0.0
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
+    service_p99: float = 0.0
+    """Open loop only: p99 from the actual send, not the scheduled one."""
+
+    def result(self, **extra: Any) -> dict[str, Any]:
+        """The scenario's JSON result."""
+        lat = sorted(self.latencies)
+        seconds = self.seconds or 1e-9
+        return {
+            "calls": self.calls,
+            "items": self.items,
+            "seconds": round(self.seconds, 3),
+            "calls_per_s": self.calls / seconds,
+            "items_per_s": self.items / seconds,
+            "p50_ms": percentile(lat, 0.50) * 1e3,
+            "p99_ms": percentile(lat, 0.99) * 1e3,
+            "server_cpu_pct": 100 * self.server_cpu / seconds,
+            "client_cpu_pct": 100 * self.client_cpu / seconds,
+            **extra,
+        }
+
+
+class Recorder:
+    """Opens and closes the measurement window around a running load."""
+
+    def __init__(self, pids: Sequence[int]) -> None:
+        self.pids = pids
+        self.on = False
+        self.window = Window()
+        self._t0 = self._s0 = self._c0 = 0.0
+
+    def start(self) -> None:
+        self.on = True
+        self._t0, self._s0, self._c0 = CLOCK(), cpu_seconds(self.pids), own_cpu_seconds()
+
+    def stop(self) -> Window:
+        self.on = False
+        self.window.seconds = CLOCK() - self._t0
+        self.window.server_cpu = cpu_seconds(self.pids) - self._s0
+        self.window.client_cpu = own_cpu_seconds() - self._c0
+        return self.window
+
+
+def _check_unary(response: bytes, check: bool) -> None:
+    if check and not pb.ClassifyResponse.FromString(response).classifications:
+        raise RuntimeError("Classify answered with no classification")
+
+
+async def unary_closed(
+    channels: Sequence[grpc.aio.Channel], spec: dict[str, Any], rec: Recorder
+) -> Window:
+    """`concurrency` tasks calling Classify back to back."""
+    request = _unary_request(spec["request"])
+    methods = [ch.unary_unary(f"{SERVICE}/Classify") for ch in channels]
+    _check_unary(await methods[0](request, timeout=10), spec.get("check", False))
+    stop = False
+    window = rec.window
+
+    async def worker(index: int) -> None:
+        method = methods[index % len(methods)]
+        while not stop:
+            t0 = CLOCK()
+            await method(request, timeout=10)
+            if rec.on:
+                window.latencies.append(CLOCK() - t0)
+                window.calls += 1
+
+    tasks = [asyncio.create_task(worker(i)) for i in range(spec["concurrency"])]
+    await asyncio.sleep(spec["warmup"])
+    rec.start()
+    await asyncio.sleep(spec["seconds"])
+    rec.stop()
+    stop = True
+    await asyncio.gather(*tasks)
+    window.items = window.calls
+    return window
+
+
+async def unary_open(
+    channels: Sequence[grpc.aio.Channel], spec: dict[str, Any], rec: Recorder, rate: float
+) -> Window:
+    """Calls started on a fixed schedule at `rate` per second, whatever the answers do."""
+    request = _unary_request(spec["request"])
+    methods = [ch.unary_unary(f"{SERVICE}/Classify") for ch in channels]
+    window = rec.window
+    service_times: list[float] = []
+    pending: set[asyncio.Task[None]] = set()
+    start = CLOCK()
+    measure_from = start + spec["warmup"]
+
+    async def one(index: int, scheduled: float) -> None:
+        sent = CLOCK()
+        await methods[index % len(methods)](request, timeout=10)
+        done = CLOCK()
+        if scheduled >= measure_from and rec.on:
+            window.latencies.append(done - scheduled)
+            service_times.append(done - sent)
+            window.calls += 1
+
+    end = measure_from + spec["seconds"]
+    issued = 0
+    started = False
+    while True:
+        now = CLOCK()
+        if not started and now >= measure_from:
+            rec.start()
+            started = True
+        if now >= end:
+            break
+        due = int((now - start) * rate)
+        while issued < due:
+            task = asyncio.create_task(one(issued, start + issued / rate))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            issued += 1
+        await asyncio.sleep(min(0.0005, 0.5 / rate))
+    await asyncio.gather(*pending)
+    rec.stop()
+    window.items = window.calls
+    service_times.sort()
+    window.service_p99 = percentile(service_times, 0.99)
+    return window
+
+
+async def stream(
+    channels: Sequence[grpc.aio.Channel], spec: dict[str, Any], rec: Recorder
+) -> Window:
+    """`streams` bidi streams of `batch`-item requests, `window` batches in flight each."""
+    batch = spec["batch"]
+    payloads = workload.mixed_payloads(spec.get("distinct", 2000))
+    requests = workload.stream_requests(payloads, batch, count=max(2, 4000 // batch))
+    decode = spec.get("decode", True)
+    total_items = spec.get("items")  # a fixed amount (memory run) instead of a time window
+    window = rec.window
+    stop = False
+    sent_items = 0
+
+    async def one_stream(index: int) -> None:
+        nonlocal sent_items
+        call = channels[index % len(channels)].stream_stream(f"{SERVICE}/ClassifyStream")()
+        credit = asyncio.Semaphore(spec["window"])
+        sent: collections.deque[float] = collections.deque()
+
+        async def writer() -> None:
+            nonlocal sent_items
+            i = index
+            while not stop and (total_items is None or sent_items < total_items):
+                await credit.acquire()
+                sent.append(CLOCK())
+                await call.write(requests[i % len(requests)])
+                sent_items += batch
+                i += 1
+            await call.done_writing()
+
+        writing = asyncio.create_task(writer())
+        while True:
+            response = await call.read()
+            if response is grpc.aio.EOF:
+                break
+            now = CLOCK()
+            began = sent.popleft()
+            credit.release()
+            if decode:
+                results = len(pb.ClassifyStreamResponse.FromString(response).results)
+                if results != batch:
+                    raise RuntimeError(f"asked {batch} items, got {results} results")
+            if rec.on:
+                window.latencies.append(now - began)
+                window.calls += 1
+                window.items += batch
+        await writing
+
+    tasks = [asyncio.create_task(one_stream(i)) for i in range(spec["streams"])]
+    if total_items is None:
+        await asyncio.sleep(spec["warmup"])
+        rec.start()
+        await asyncio.sleep(spec["seconds"])
+        rec.stop()
+        stop = True
+        await asyncio.gather(*tasks)
+    else:
+        rec.start()
+        await asyncio.gather(*tasks)
+        rec.stop()
+    return window
+
+
+def _unary_request(kind: str) -> bytes:
+    if kind == "bare":
+        return workload.bare_code_request()
+    return workload.webhook_request(workload.mixed_payloads(200))
+
+
+async def run(plan: dict[str, Any]) -> None:
+    """Runs every scenario of `plan` in order, printing one JSON line each."""
+    channels = [
+        grpc.aio.insecure_channel(plan["target"], options=[*CHANNEL_OPTIONS, ("bench.ch", i)])
+        for i in range(plan.get("channels", 4))
+    ]
+    for channel in channels:
+        await asyncio.wait_for(channel.channel_ready(), 10)
+    done: dict[str, dict[str, Any]] = {}
+    for spec in plan["scenarios"]:
+        rec = Recorder(plan.get("server_pids", []))
+        extra: dict[str, Any] = {}
+        if spec["kind"] == "unary":
+            window = await unary_closed(channels, spec, rec)
+        elif spec["kind"] == "open":
+            base = done[spec["rate_of"]]["calls_per_s"]
+            rate = base * spec["fraction"]
+            window = await unary_open(channels, spec, rec, rate)
+            extra = {
+                "target_rate": rate,
+                "service_p99_ms": window.service_p99 * 1e3,
+            }
+        else:
+            window = await stream(channels, spec, rec)
+        result = {**{k: v for k, v in spec.items() if k != "kind"}, "kind": spec["kind"]}
+        result.update(window.result(**extra))
+        done[spec["name"]] = result
+        print(json.dumps(result), flush=True)
+    for channel in channels:
+        await channel.close()
+
+
+def main() -> None:
+    """Reads the plan from stdin."""
+    plan = json.load(sys.stdin)
+    asyncio.run(run(plan))
+
+
+if __name__ == "__main__":
+    main()
