@@ -1,0 +1,218 @@
+"""`make bench` / `python -m bench`: the whole benchmark in one run.
+
+Order: in-process baselines, start-up time, the empty-handler reference
+server, the service with 1 worker and with N, then the memory run (RSS over
+2 million streamed items). Each server is a fresh `python -m ...` subprocess
+and the load comes from a separate load-generator process (bench/loadgen.py).
+BENCH_SECONDS sets the measured seconds per scenario (default 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import procs, report, workload
+
+_LOGGER = logging.getLogger(__name__)
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BATCHES = (1, 10, 100, 1000)
+MEMORY_ITEMS = 2_000_000
+
+
+def _stream_spec(batch: int, seconds: float, warmup: float, decode: bool) -> dict[str, Any]:
+    return {
+        "name": f"stream/{batch}",
+        "kind": "stream",
+        "batch": batch,
+        "streams": 4,
+        "window": 32 if batch == 1 else 8 if batch <= 100 else 2,
+        "seconds": seconds,
+        "warmup": warmup,
+        "decode": decode,
+    }
+
+
+def _unary_spec(name: str, request: str, seconds: float, warmup: float) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": "unary",
+        "request": request,
+        "concurrency": 16,
+        "seconds": seconds,
+        "warmup": warmup,
+        "check": True,
+    }
+
+
+def plan_for(server: str, seconds: float, warmup: float) -> dict[str, Any]:
+    """The scenarios run against one server."""
+    if server == "reference":
+        scenarios = [{**_unary_spec("unary", "bare", seconds, warmup), "check": False}]
+        scenarios += [_stream_spec(b, seconds, warmup, decode=False) for b in BATCHES]
+    else:
+        scenarios = [
+            _unary_spec("unary/bare", "bare", seconds, warmup),
+            _unary_spec("unary/webhook", "webhook", seconds, warmup),
+            {
+                "name": "open/bare",
+                "kind": "open",
+                "request": "bare",
+                "rate_of": "unary/bare",
+                "fraction": 0.5,
+                "seconds": seconds,
+                "warmup": warmup,
+            },
+        ]
+        scenarios += [_stream_spec(b, seconds, warmup, decode=True) for b in BATCHES]
+    return {"channels": 4, "scenarios": scenarios}
+
+
+def in_process(seconds: float) -> list[dict[str, Any]]:
+    """The same payloads classified in this process, without the service."""
+    payloads = workload.mixed_payloads(2000)
+    table = workload.lookup_table()
+    rows = []
+    candidates: dict[str, Any] = {
+        name: workload.classify_with(parse, table) for name, parse in workload.PARSERS.items()
+    }
+    candidates["service classifier"] = workload.service_classifier()
+    for name, classify in candidates.items():
+        measured = workload.time_in_process(classify, payloads, seconds)
+        rows.append({"id": f"inproc/{name}", "server": "in-process", "kind": "inproc", **measured})
+    return rows
+
+
+def servers(workers: list[int], seconds: float, warmup: float) -> list[dict[str, Any]]:
+    """Every scenario against the reference and the service with each worker count."""
+    rows: list[dict[str, Any]] = []
+    configs = [("reference", 1)] + [("service", n) for n in workers]
+    for kind, count in configs:
+        server = procs.start_server(kind, count)
+        try:
+            results, _ = procs.run_loadgen(plan_for(kind, seconds, warmup), server)
+        finally:
+            server.stop()
+        for result in results:
+            result.update(id=f"{kind}/w{count}/{result['name']}", server=kind, workers=count)
+            rows.append(result)
+    return rows
+
+
+def startup(times: int) -> dict[str, Any]:
+    """Seconds from spawning `python -m server` to health SERVING."""
+    samples = []
+    for _ in range(times):
+        server = procs.start_server("service", 1)
+        samples.append(server.startup_s)
+        server.stop()
+    return {"samples_s": samples, "median_s": statistics.median(samples)}
+
+
+def memory(items: int) -> dict[str, Any]:
+    """RSS of one worker while `items` mixed webhooks stream through in batches of 1000."""
+    server = procs.start_server("service", 1)
+    try:
+        idle = procs.rss_mib(server.pids()[0])
+        spec = {**_stream_spec(1000, 0, 0, decode=True), "name": "memory", "items": items}
+        spec["streams"] = 2
+        results, samples = procs.run_loadgen(
+            {"channels": 2, "scenarios": [spec]}, server, sample_rss=0.25
+        )
+    finally:
+        server.stop()
+    values = [mib for _, mib in samples]
+    tenth = max(1, len(values) // 10)
+    settled = statistics.median(values[tenth : 2 * tenth] or values)  # after warm-up
+    end = statistics.median(values[-tenth:])
+    return {
+        "items": items,
+        "idle_mib": idle,
+        "settled_mib": settled,
+        "end_mib": end,
+        "max_mib": max(values),
+        "growth_mib": end - settled,
+        "items_per_s": results[0]["items_per_s"],
+        "samples": samples,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs everything, prints the table and targets, writes JSON and the chart."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a few seconds in all (smoke run)")
+    parser.add_argument("--runs", type=int, default=1, help="repeat and report medians")
+    parser.add_argument("--workers", default="1,2", help="service worker counts to compare")
+    parser.add_argument("--memory-items", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    seconds = float(os.environ.get("BENCH_SECONDS", "0.3" if args.quick else "3"))
+    warmup = 0.1 if args.quick else 0.5
+    workers = [int(n) for n in args.workers.split(",")]
+    memory_items = args.memory_items or (20_000 if args.quick else MEMORY_ITEMS)
+    began = time.perf_counter()
+
+    runs = []
+    for run in range(args.runs):
+        print(f"run {run + 1}/{args.runs}: in process, servers ...", file=sys.stderr)
+        runs.append(in_process(seconds) + servers(workers, seconds, warmup))
+    rows = report.median_rows(runs)
+    report.add_ratios(rows)
+    print("start-up and memory ...", file=sys.stderr)
+    started = startup(1 if args.quick else 3)
+    mem = memory(memory_items)
+    checks = report.targets(rows, mem, started)
+
+    print(report.table(rows))
+    print(
+        f"\nstart-up to SERVING: median {started['median_s']:.3f}s of "
+        f"{[round(s, 3) for s in started['samples_s']]}"
+    )
+    print(
+        f"memory: {mem['items']:,} items streamed at {mem['items_per_s']:,.0f}/s; RSS idle "
+        f"{mem['idle_mib']:.1f} MiB, settled {mem['settled_mib']:.1f}, end {mem['end_mib']:.1f}, "
+        f"max {mem['max_mib']:.1f} MiB"
+    )
+    print("\ntargets:\n" + report.verdicts(checks))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    document = {
+        "created": stamp,
+        "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
+        "bench_seconds": seconds,
+        "runs": args.runs,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "loadavg_at_end": os.getloadavg(),
+        },
+        "rows": rows,
+        "targets": checks,
+        "startup": started,
+        "memory": mem,
+        "wall_seconds": time.perf_counter() - began,
+    }
+    name = "quick" if args.quick else "latest"
+    report.write_json(args.out / f"{name}.json", document)
+    if not args.quick:
+        report.write_json(args.out / f"run-{stamp}.json", document)
+    report.chart(args.out / f"{name}.png", rows)
+    print(
+        f"\nwrote {args.out / (name + '.json')} and {args.out / (name + '.png')} "
+        f"in {document['wall_seconds']:.0f}s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

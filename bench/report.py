@@ -1,0 +1,197 @@
+"""Turns benchmark rows into the printed table, the target verdicts, JSON and a PNG chart."""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+_LOGGER = logging.getLogger(__name__)
+
+NUMERIC_KEYS = (
+    "items_per_s",
+    "calls_per_s",
+    "p50_ms",
+    "p99_ms",
+    "service_p99_ms",
+    "server_cpu_pct",
+    "client_cpu_pct",
+    "target_rate",
+)
+
+
+def median_rows(runs: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per scenario id, each number the median over the runs."""
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for rows in runs:
+        for row in rows:
+            by_id.setdefault(row["id"], []).append(row)
+    merged = []
+    for group in by_id.values():
+        row = dict(group[0])
+        for key in NUMERIC_KEYS:
+            values = [r[key] for r in group if key in r]
+            if values:
+                row[key] = statistics.median(values)
+        row["runs"] = len(group)
+        merged.append(row)
+    return merged
+
+
+def find(rows: Sequence[dict[str, Any]], row_id: str) -> dict[str, Any] | None:
+    """The row with this id, if measured."""
+    return next((row for row in rows if row["id"] == row_id), None)
+
+
+def _get(rows: Sequence[dict[str, Any]], row_id: str, key: str) -> float | None:
+    row = find(rows, row_id)
+    value = row.get(key) if row else None
+    return float(value) if value is not None else None
+
+
+def add_ratios(rows: list[dict[str, Any]]) -> None:
+    """vs_reference (same shape on the empty-handler server) and vs_stdlib (in process)."""
+    stdlib = find(rows, "inproc/stdlib json")
+    for row in rows:
+        if row["server"] != "service":
+            continue
+        if row["kind"] == "unary":
+            ref = find(rows, "reference/w1/unary")
+        elif row["kind"] == "stream":
+            ref = find(rows, f"reference/w1/stream/{row['batch']}")
+        else:
+            ref = None
+        if ref:
+            row["vs_reference"] = row["items_per_s"] / ref["items_per_s"]
+        if stdlib and row["kind"] == "stream":
+            row["vs_stdlib"] = row["items_per_s"] / stdlib["items_per_s"]
+
+
+def targets(
+    rows: Sequence[dict[str, Any]], memory: dict[str, Any], startup: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The issue's five targets, each measured value against its threshold."""
+    out: list[dict[str, Any]] = []
+
+    def add(
+        name: str, value: float | None, limit: float, higher_is_better: bool, unit: str
+    ) -> None:
+        met = value is not None and (value >= limit if higher_is_better else value <= limit)
+        sign = ">=" if higher_is_better else "<="
+        out.append({"target": name, "value": value, "limit": f"{sign} {limit:g}{unit}", "met": met})
+
+    add(
+        "unary Classify (bare) / empty handler",
+        _get(rows, "service/w1/unary/bare", "vs_reference"),
+        0.9,
+        True,
+        "x",
+    )
+    best_stream = max(
+        (r.get("vs_stdlib", 0.0) for r in rows if r["kind"] == "stream" and r.get("batch") == 1000),
+        default=None,
+    )
+    add("ClassifyStream 1000 / stdlib json (best workers)", best_stream, 1.0, True, "x")
+    add(
+        "unary p99 at half saturation (ms)",
+        _get(rows, "service/w1/open/bare", "p99_ms"),
+        2.0,
+        False,
+        " ms",
+    )
+    add("RSS after streamed items (MiB)", memory.get("end_mib"), 100, False, " MiB")
+    add("RSS growth over the run (MiB)", memory.get("growth_mib"), 5, False, " MiB")
+    add("start-up to SERVING (s)", startup.get("median_s"), 1.0, False, " s")
+    return out
+
+
+def _fmt(value: Any, digits: int = 0) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def table(rows: Sequence[dict[str, Any]]) -> str:
+    """The results as a fixed-width text table."""
+    header = (
+        f"{'scenario':<34}{'items/s':>12}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'srv cpu%':>9}{'vs ref':>8}{'vs json':>8}"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        lines.append(
+            f"{row['id']:<34}{_fmt(row['items_per_s']):>12}{_fmt(row.get('calls_per_s')):>10}"
+            f"{_fmt(row.get('p50_ms'), 3):>9}{_fmt(row.get('p99_ms'), 3):>9}"
+            f"{_fmt(row.get('server_cpu_pct')):>9}"
+            f"{_fmt(row.get('vs_reference'), 2):>8}{_fmt(row.get('vs_stdlib'), 2):>8}"
+        )
+    return "\n".join(lines)
+
+
+def verdicts(checks: Sequence[dict[str, Any]]) -> str:
+    """The targets as text lines."""
+    lines = []
+    for check in checks:
+        value = check["value"]
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        mark = "MET " if check["met"] else "MISS"
+        lines.append(f"  [{mark}] {check['target']:<46} {shown:>10}  (target {check['limit']})")
+    return "\n".join(lines)
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    """The whole result set, for later comparison."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def chart(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Throughput against batch size, with the reference lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    series: dict[str, list[tuple[int, float]]] = {}
+    for row in rows:
+        if row["kind"] == "stream":
+            label = f"{row['server']} ClassifyStream, {row['workers']} worker(s)"
+            series.setdefault(label, []).append((row["batch"], row["items_per_s"]))
+    styles = {"reference": "--", "service": "-"}
+    for label, points in sorted(series.items()):
+        points.sort()
+        ax.plot(
+            [p[0] for p in points],
+            [p[1] for p in points],
+            styles[label.split()[0]],
+            marker="o",
+            label=label.replace("reference", "empty-handler server"),
+        )
+    flat = [
+        ("inproc/stdlib json", "in-process stdlib json + dict", "tab:red"),
+        ("inproc/orjson", "in-process orjson + dict", "tab:pink"),
+        ("inproc/service classifier", "in-process service classifier", "tab:brown"),
+        ("reference/w1/unary", "empty-handler unary req/s", "tab:gray"),
+        ("service/w1/unary/bare", "unary Classify (bare) req/s, 1 worker", "tab:olive"),
+    ]
+    for row_id, label, colour in flat:
+        value = _get(rows, row_id, "items_per_s")
+        if value:
+            ax.axhline(value, linestyle=":", color=colour, label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("items per ClassifyStream request (batch size)")
+    ax.set_ylabel("items classified per second")
+    ax.set_title("WhatsApp delivery-error service: throughput on loopback")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,43 @@
+"""`python -m bench --quick` runs end to end: servers, load generator, JSON and chart.
+
+Only that the benchmark works is asserted here; its numbers are never
+checked by tests (they are `make bench`'s job).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.procs import ROOT
+
+
+def test_quick_bench_writes_results_and_chart(tmp_path: Path) -> None:
+    env = {**os.environ, "BENCH_SECONDS": "0.2"}
+    cmd = [sys.executable, "-m", "bench", "--quick", "--workers", "1,2", "--out", str(tmp_path)]
+    cmd += ["--memory-items", "5000"]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "targets:" in done.stdout
+    document = json.loads((tmp_path / "quick.json").read_text())
+    ids = {row["id"] for row in document["rows"]}
+    for expected in (
+        "inproc/stdlib json",
+        "reference/w1/unary",
+        "reference/w1/stream/1000",
+        "service/w1/unary/bare",
+        "service/w1/unary/webhook",
+        "service/w1/open/bare",
+        "service/w2/stream/1000",
+    ):
+        assert expected in ids
+    for row in document["rows"]:
+        assert row["items_per_s"] > 0, row["id"]
+    assert len(document["targets"]) == 6
+    assert document["memory"]["items"] == 5000
+    assert document["memory"]["end_mib"] > 0
+    assert 0 < document["startup"]["median_s"] < 30
+    assert (tmp_path / "quick.png").read_bytes().startswith(b"\x89PNG")
