@@ -54,24 +54,34 @@ def _unary_spec(name: str, request: str, seconds: float, warmup: float) -> dict[
     }
 
 
+def _open_spec(
+    name: str, rate_of: str, fraction: float, seconds: float, warmup: float
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": "open",
+        "request": "bare",
+        "rate_of": rate_of,
+        "fraction": fraction,
+        "seconds": seconds,
+        "warmup": warmup,
+    }
+
+
 def plan_for(server: str, seconds: float, warmup: float) -> dict[str, Any]:
     """The scenarios run against one server."""
     if server == "reference":
-        scenarios = [{**_unary_spec("unary", "bare", seconds, warmup), "check": False}]
+        scenarios = [
+            {**_unary_spec("unary", "bare", seconds, warmup), "check": False},
+            _open_spec("open", "unary", 0.5, seconds, warmup),
+        ]
         scenarios += [_stream_spec(b, seconds, warmup, decode=False) for b in BATCHES]
     else:
         scenarios = [
             _unary_spec("unary/bare", "bare", seconds, warmup),
             _unary_spec("unary/webhook", "webhook", seconds, warmup),
-            {
-                "name": "open/bare",
-                "kind": "open",
-                "request": "bare",
-                "rate_of": "unary/bare",
-                "fraction": 0.5,
-                "seconds": seconds,
-                "warmup": warmup,
-            },
+            _open_spec("open/bare", "unary/bare", 0.5, seconds, warmup),
+            _open_spec("open25/bare", "unary/bare", 0.25, seconds, warmup),
         ]
         scenarios += [_stream_spec(b, seconds, warmup, decode=True) for b in BATCHES]
     return {"channels": 4, "scenarios": scenarios}

@@ -101,6 +101,7 @@ class Window:
             "p99_ms": percentile(lat, 0.99) * 1e3,
             "server_cpu_pct": 100 * self.server_cpu / seconds,
             "client_cpu_pct": 100 * self.client_cpu / seconds,
+            "server_us_per_item": 1e6 * self.server_cpu / self.items if self.items else 0.0,
             **extra,
         }
 

@@ -19,6 +19,7 @@ NUMERIC_KEYS = (
     "service_p99_ms",
     "server_cpu_pct",
     "client_cpu_pct",
+    "server_us_per_item",
     "target_rate",
 )
 
@@ -102,6 +103,13 @@ def targets(
         False,
         " ms",
     )
+    add(
+        "  the same, timed from the actual send (ms)",
+        _get(rows, "service/w1/open/bare", "service_p99_ms"),
+        2.0,
+        False,
+        " ms",
+    )
     add("RSS after streamed items (MiB)", memory.get("end_mib"), 100, False, " MiB")
     add("RSS growth over the run (MiB)", memory.get("growth_mib"), 5, False, " MiB")
     add("start-up to SERVING (s)", startup.get("median_s"), 1.0, False, " s")
@@ -119,15 +127,16 @@ def _fmt(value: Any, digits: int = 0) -> str:
 def table(rows: Sequence[dict[str, Any]]) -> str:
     """The results as a fixed-width text table."""
     header = (
-        f"{'scenario':<34}{'items/s':>12}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'srv cpu%':>9}{'vs ref':>8}{'vs json':>8}"
+        f"{'scenario':<34}{'items/s':>12}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99 snd':>9}"
+        f"{'srv cpu%':>9}{'srv us/it':>10}{'vs ref':>8}{'vs json':>8}"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
         lines.append(
             f"{row['id']:<34}{_fmt(row['items_per_s']):>12}{_fmt(row.get('calls_per_s')):>10}"
             f"{_fmt(row.get('p50_ms'), 3):>9}{_fmt(row.get('p99_ms'), 3):>9}"
-            f"{_fmt(row.get('server_cpu_pct')):>9}"
+            f"{_fmt(row.get('service_p99_ms'), 3):>9}"
+            f"{_fmt(row.get('server_cpu_pct')):>9}{_fmt(row.get('server_us_per_item'), 1):>10}"
             f"{_fmt(row.get('vs_reference'), 2):>8}{_fmt(row.get('vs_stdlib'), 2):>8}"
         )
     return "\n".join(lines)

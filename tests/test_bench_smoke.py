@@ -31,12 +31,13 @@ def test_quick_bench_writes_results_and_chart(tmp_path: Path) -> None:
         "service/w1/unary/bare",
         "service/w1/unary/webhook",
         "service/w1/open/bare",
+        "reference/w1/open",
         "service/w2/stream/1000",
     ):
         assert expected in ids
     for row in document["rows"]:
         assert row["items_per_s"] > 0, row["id"]
-    assert len(document["targets"]) == 6
+    assert len(document["targets"]) == 7
     assert document["memory"]["items"] == 5000
     assert document["memory"]["end_mib"] > 0
     assert 0 < document["startup"]["median_s"] < 30
