@@ -133,7 +133,7 @@ class ErrorCatalogServiceServicer:
         CATEGORY_UNKNOWN.
 
         Errors: INVALID_ARGUMENT for an empty request, JSON that does not parse,
-        is not an object, nests deeper than 512 levels, or carries a code that is
+        is not an object, nests deeper than 1024 levels, or carries a code that is
         not a non-negative integer (the details name the field path).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -75,7 +75,7 @@ class ErrorCatalogServiceStub:
     CATEGORY_UNKNOWN.
 
     Errors: INVALID_ARGUMENT for an empty request, JSON that does not parse,
-    is not an object, nests deeper than 512 levels, or carries a code that is
+    is not an object, nests deeper than 1024 levels, or carries a code that is
     not a non-negative integer (the details name the field path).
     """
     ClassifyStream: _grpc.StreamStreamMultiCallable[_error_catalog_pb2.ClassifyStreamRequest, _error_catalog_pb2.ClassifyStreamResponse]
@@ -139,7 +139,7 @@ class ErrorCatalogServiceAsyncStub(ErrorCatalogServiceStub):
     CATEGORY_UNKNOWN.
 
     Errors: INVALID_ARGUMENT for an empty request, JSON that does not parse,
-    is not an object, nests deeper than 512 levels, or carries a code that is
+    is not an object, nests deeper than 1024 levels, or carries a code that is
     not a non-negative integer (the details name the field path).
     """
     ClassifyStream: _aio.StreamStreamMultiCallable[_error_catalog_pb2.ClassifyStreamRequest, _error_catalog_pb2.ClassifyStreamResponse]  # type: ignore[assignment]
@@ -230,7 +230,7 @@ class ErrorCatalogServiceServicer(metaclass=_abc_1.ABCMeta):
         CATEGORY_UNKNOWN.
 
         Errors: INVALID_ARGUMENT for an empty request, JSON that does not parse,
-        is not an object, nests deeper than 512 levels, or carries a code that is
+        is not an object, nests deeper than 1024 levels, or carries a code that is
         not a non-negative integer (the details name the field path).
         """
 
