@@ -43,6 +43,8 @@ class ServerConfig:
     reuse_port: bool = False
     max_concurrent_rpcs: int | None = None
     extra_options: list[tuple[str, Any]] = field(default_factory=list)
+    interceptors: list[grpc.aio.ServerInterceptor] = field(default_factory=list)
+    """Server interceptors, outermost first (tests count calls per replica with one)."""
 
 
 @dataclass
@@ -83,7 +85,9 @@ def build_server(address: str, config: ServerConfig | None = None) -> RunningSer
     classifier = Classifier(load_catalog(config.catalog_path, config.overlay_path))
     holder = ClassifierHolder(classifier)
     server = grpc.aio.server(
-        options=server_options(config), maximum_concurrent_rpcs=config.max_concurrent_rpcs
+        options=server_options(config),
+        maximum_concurrent_rpcs=config.max_concurrent_rpcs,
+        interceptors=config.interceptors or None,
     )
     add_servicer(ErrorCatalogServicer(holder), server)  # Classify* may answer in bytes
     health_servicer = health.aio.HealthServicer()
