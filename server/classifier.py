@@ -104,8 +104,9 @@ class Classifier:
             raise InputError(f"{field}.code", "codes must not be negative")
         if error.http_status and not 100 <= error.http_status <= 599:
             raise InputError(f"{field}.http_status", f"not an HTTP status: {error.http_status}")
+        has_code = error.HasField("code")
         if not (
-            error.code
+            has_code
             or error.subcode
             or error.title
             or error.message
@@ -114,7 +115,7 @@ class Classifier:
         ):
             raise InputError(field, "the error has no code, text or HTTP status")
         raw = RawError(
-            code=error.code if error.code or not error.subcode else None,
+            code=error.code if has_code else None,
             subcode=error.subcode or None,
             title=error.title,
             message=error.message,

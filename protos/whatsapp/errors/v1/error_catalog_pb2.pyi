@@ -703,7 +703,9 @@ class StructuredError(_message.Message):
     DETAILS_FIELD_NUMBER: _builtins.int
     HTTP_STATUS_FIELD_NUMBER: _builtins.int
     code: _builtins.int
-    """The error code (0 when unknown)."""
+    """The error code; leave unset when unknown (0 is a real code: Meta's
+    AuthException).
+    """
     subcode: _builtins.int
     """The Graph API `error_subcode` (0 when absent)."""
     title: _builtins.str
@@ -717,18 +719,20 @@ class StructuredError(_message.Message):
     def __init__(
         self,
         *,
-        code: _builtins.int = ...,
+        code: _builtins.int | None = ...,
         subcode: _builtins.int = ...,
         title: _builtins.str = ...,
         message: _builtins.str = ...,
         details: _builtins.str = ...,
         http_status: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_code", b"_code", "code", b"code"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "details", b"details", "http_status", b"http_status", "message", b"message", "subcode", b"subcode", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_code", b"_code", "code", b"code", "details", b"details", "http_status", b"http_status", "message", b"message", "subcode", b"subcode", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__code: _TypeAlias = _typing.Literal["code"]  # noqa: Y015
+    _WhichOneofArgType__code: _TypeAlias = _typing.Literal["_code", b"_code"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__code) -> _WhichOneofReturnType__code | None: ...
 
 Global___StructuredError: _TypeAlias = StructuredError  # noqa: Y015
 
