@@ -21,13 +21,19 @@ from grpc_reflection.v1alpha import reflection
 
 from server.catalog import EMBEDDED_CATALOG, load_catalog
 from server.classifier import Classifier
+from server.limits import interceptors as limit_interceptors
+from server.metrics import Metrics, instrument
+from server.reload import CatalogReloader, ReloadHandle
+from server.security import TlsFiles, server_credentials
+from server.security import interceptors as auth_interceptors
 from server.service import ClassifierHolder, ErrorCatalogServicer
 from server.wire import add_servicer
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 _LOGGER = logging.getLogger(__name__)
 
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ErrorCatalogService"].full_name
+_SERVICE_DESCRIPTOR = pb.DESCRIPTOR.services_by_name["ErrorCatalogService"]
+SERVICE_NAME = _SERVICE_DESCRIPTOR.full_name
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 """Largest request or response message, on both sides (clients use the same)."""
 DEFAULT_GRACE_SECONDS = 10.0
@@ -42,9 +48,19 @@ class ServerConfig:
     reflection: bool = True
     reuse_port: bool = False
     max_concurrent_rpcs: int | None = None
+    """Our own cap on calls and streams in flight (server/limits.py); None or 0: no cap."""
+    tls: TlsFiles | None = None
+    """Serve TLS (mutual TLS when `tls.client_ca` is set); None: plaintext."""
+    token: str | None = None
+    """Require `authorization: Bearer <token>` on every call but health."""
     extra_options: list[tuple[str, Any]] = field(default_factory=list)
     interceptors: list[grpc.aio.ServerInterceptor] = field(default_factory=list)
     """Server interceptors, outermost first (tests count calls per replica with one)."""
+    metrics_port: int | None = None
+    """Serve Prometheus /metrics on this port (0 picks one); None: no metrics at all."""
+    metrics_host: str = "127.0.0.1"
+    watch_interval: float = 0.0
+    """Poll the catalog files every this many seconds and reload on change; 0: SIGHUP only."""
 
 
 @dataclass
@@ -55,6 +71,7 @@ class RunningServer:
     port: int
     holder: ClassifierHolder
     health: health.aio.HealthServicer
+    metrics: Metrics | None = None
 
 
 def server_options(config: ServerConfig) -> list[tuple[str, Any]]:
@@ -84,28 +101,41 @@ def build_server(address: str, config: ServerConfig | None = None) -> RunningSer
     config = config or ServerConfig()
     classifier = Classifier(load_catalog(config.catalog_path, config.overlay_path))
     holder = ClassifierHolder(classifier)
-    server = grpc.aio.server(
-        options=server_options(config),
-        maximum_concurrent_rpcs=config.max_concurrent_rpcs,
-        interceptors=config.interceptors or None,
-    )
-    add_servicer(ErrorCatalogServicer(holder), server)  # Classify* may answer in bytes
+    interceptors = [  # outermost first; auth before the limit: refusals take no slot
+        *config.interceptors,
+        *auth_interceptors(config.token),
+        *limit_interceptors(config.max_concurrent_rpcs),
+    ]
+    server = grpc.aio.server(options=server_options(config), interceptors=interceptors or None)
+    metrics = Metrics() if config.metrics_port is not None else None
+    servicer = ErrorCatalogServicer(holder, metrics)
+    instrument(servicer, _SERVICE_DESCRIPTOR, SERVICE_NAME, metrics)  # request ids, metrics
+    if metrics is not None:
+        metrics.catalog_loaded(classifier)
+        holder.listeners.append(metrics.catalog_loaded)
+    add_servicer(servicer, server)  # Classify* may answer in bytes
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if config.reflection:
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
-    port = server.add_insecure_port(address)
+    if config.tls is not None:
+        port = server.add_secure_port(address, server_credentials(config.tls))
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot bind {address}: address in use or not available")
-    return RunningServer(server, port, holder, health_servicer)
+    return RunningServer(server, port, holder, health_servicer, metrics)
 
 
 async def start(address: str, config: ServerConfig | None = None) -> RunningServer:
     """Creates and starts a server, then reports SERVING."""
+    config = config or ServerConfig()
     running = build_server(address, config)
     await running.server.start()
+    if running.metrics is not None and config.metrics_port is not None:
+        running.metrics.serve_http(config.metrics_host, config.metrics_port)
     await _set_serving(running.health, health_pb2.HealthCheckResponse.SERVING)
     return running
 
@@ -119,6 +149,8 @@ async def shutdown(running: RunningServer, grace: float) -> None:
     """NOT_SERVING at once, then let in-flight calls finish within `grace` seconds."""
     await running.health.enter_graceful_shutdown()
     await running.server.stop(grace)
+    if running.metrics is not None:
+        running.metrics.close()
 
 
 async def serve(
@@ -145,6 +177,11 @@ async def serve(
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
+    config = config or ServerConfig()
+    on_result = running.metrics.reload_result if running.metrics is not None else None
+    reloader = CatalogReloader(running.holder, config.catalog_path, config.overlay_path, on_result)
+    reloads = ReloadHandle(reloader, config.watch_interval)
     await stop.wait()
+    await reloads.close()
     await shutdown(running, grace)
     _LOGGER.info("stopped")

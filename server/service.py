@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -26,6 +26,9 @@ from server.text_match import normalise
 from server.wire import WireEncoder
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+
+if TYPE_CHECKING:
+    from server.metrics import Metrics
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -71,9 +74,10 @@ def _abort_on_error(
 class ErrorCatalogServicer(pb_grpc.ErrorCatalogServiceServicer):
     """Serves the catalog and the classifier held by `holder`."""
 
-    def __init__(self, holder: ClassifierHolder) -> None:
+    def __init__(self, holder: ClassifierHolder, metrics: Metrics | None = None) -> None:
         self._holder = holder
         self._wire: WireEncoder | None = None
+        self._metrics = metrics
 
     def _encoder(self) -> WireEncoder:
         """The response encoder of the current classifier (rebuilt after a reload)."""
@@ -173,9 +177,21 @@ class ErrorCatalogServicer(pb_grpc.ErrorCatalogServiceServicer):
         """
         encoder = self._encoder()
         kind = request.WhichOneof("input")
+        metrics = self._metrics
         if kind == "code":
-            return encoder.classify_code_response(request.code)
-        return encoder.classify_response(encoder.classifier.classify_input(request, kind))
+            response = encoder.classify_code_response(request.code)
+            if metrics is not None:
+                metrics.classified_code(encoder.classifier, request.code)
+            return response
+        if metrics is None:
+            return encoder.classify_response(encoder.classifier.classify_input(request, kind))
+        try:
+            decisions = encoder.classifier.classify_input(request, kind)
+        except InputError:
+            metrics.invalid_item()
+            raise
+        metrics.classified(decisions)
+        return encoder.classify_response(decisions)
 
     async def ClassifyStream(  # type: ignore[override]  # yields pre-serialised bytes
         self,
@@ -188,12 +204,15 @@ class ErrorCatalogServicer(pb_grpc.ErrorCatalogServiceServicer):
         ErrorInfo bytes (server/wire.py), identical to the message-built ones.
         """
         encoder = self._encoder()  # the whole stream answers from one catalog
+        metrics = self._metrics
         async for request in request_iterator:
             items = request.items
             if len(items) > MAX_BATCH_ITEMS:
                 error = _batch_too_large(len(items))
                 await context.abort(error.grpc_code, error.status.message, error.trailing_metadata)
-            yield encoder.stream_response([_result(encoder, item) for item in items])
+            if metrics is not None:
+                metrics.stream_batch(len(items))
+            yield encoder.stream_response([_result(encoder, item, metrics) for item in items])
 
     async def SummarizeErrors(
         self,
@@ -212,8 +231,12 @@ class ErrorCatalogServicer(pb_grpc.ErrorCatalogServiceServicer):
                     decisions = classifier.classify_input(item, item.WhichOneof("input"))
                 except InputError:
                     summary.add_invalid()
+                    if self._metrics is not None:
+                        self._metrics.invalid_item()
                     continue
                 summary.add(decisions)
+                if self._metrics is not None:
+                    self._metrics.classified(decisions)
         return summary.to_message(classifier.version)
 
 
@@ -271,16 +294,20 @@ def _counts(counter: Counter[int], name: Callable[[Any], str]) -> list[pb.Count]
     return [pb.Count(key=name(key), count=count) for key, count in counter.most_common()]
 
 
-def _result(encoder: WireEncoder, item: pb.ClassifyItem) -> bytes:
+def _result(encoder: WireEncoder, item: pb.ClassifyItem, metrics: Metrics | None = None) -> bytes:
     """One item's ClassifyResult, encoded as its field of a ClassifyStreamResponse."""
     try:
         decisions = encoder.classifier.classify_input(item, item.WhichOneof("input"))
     except InputError as exc:
+        if metrics is not None:
+            metrics.invalid_item()
         return encoder.message_result(
             pb.ClassifyResult(
                 id=item.id, status=invalid_argument_status([(exc.field, exc.description)])
             )
         )
+    if metrics is not None:
+        metrics.classified(decisions)
     return encoder.result(item.id, decisions)
 
 
