@@ -1,0 +1,348 @@
+"""The asyncio client: the same methods as ErrorClient, awaited, on a grpc.aio channel.
+
+    async with AsyncErrorClient("dns:///errors.internal:50051") as errors:
+        response = await errors.classify(webhook_body)
+        async for result in errors.classify_stream(bodies):   # iterable or async iterable
+            ...
+
+ClassifyStream works as in client.streaming: at most `window` batches out,
+unanswered batches resent on a new stream after UNAVAILABLE, and a stall
+timeout per batch instead of a deadline for the whole stream.
+"""
+
+# `timeout` is the gRPC deadline the server also sees, as in grpc.aio itself, not a local wait:
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from types import TracebackType
+from typing import Any, cast
+
+import grpc
+
+from client import config as cfg
+from client.inputs import (
+    DEFAULT_BATCH_ITEMS,
+    MAX_BATCH_ITEMS,
+    Input,
+    check_batch_size,
+    classify_item,
+    classify_request,
+)
+from client.streaming import DEFAULT_WINDOW, Sent, StreamState
+from client.sync_client import MAX_BATCH_GET
+from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+
+_LOGGER = logging.getLogger(__name__)
+
+_POLL_SECONDS = 0.1
+_UNSET: Any = object()
+Inputs = Iterable[Input] | AsyncIterable[Input]
+
+
+def open_channel(config: cfg.ClientConfig) -> grpc.aio.Channel:
+    """An asyncio channel with the same arguments as the sync one."""
+    target = cfg.grpc_target(config.target)
+    options = cfg.channel_options(config)
+    creds = cfg.channel_credentials(config)
+    if creds is None:
+        return grpc.aio.insecure_channel(target, options=options)
+    return grpc.aio.secure_channel(target, creds, options=options)
+
+
+async def item_batches(
+    values: Inputs, batch_size: int = DEFAULT_BATCH_ITEMS
+) -> AsyncIterator[list[pb.ClassifyItem]]:
+    """Like client.inputs.item_batches, for iterables and async iterables alike."""
+    check_batch_size(batch_size)
+    batch: list[pb.ClassifyItem] = []
+    index = 0
+    if isinstance(values, AsyncIterable):
+        async for value in values:
+            batch.append(classify_item(str(index), value))
+            index += 1
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+    else:
+        for value in values:
+            batch.append(classify_item(str(index), value))
+            index += 1
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+class AsyncErrorClient:
+    """Calls ErrorCatalogService from asyncio code; use as an async context manager."""
+
+    def __init__(
+        self,
+        target: str | Sequence[str] | cfg.ClientConfig = cfg.DEFAULT_TARGET,
+        **options: Any,
+    ) -> None:
+        """`options` are ClientConfig fields; create it inside the running event loop."""
+        self.config = (
+            target if isinstance(target, cfg.ClientConfig) else cfg.ClientConfig(target, **options)
+        )
+        self.channel = open_channel(self.config)
+        # The generated module has one Stub class; its .pyi types the asyncio flavour apart.
+        self.stub = cast(
+            "pb_grpc.ErrorCatalogServiceAsyncStub", pb_grpc.ErrorCatalogServiceStub(self.channel)
+        )
+        self._metadata = cfg.call_metadata(self.config)
+
+    async def __aenter__(self) -> AsyncErrorClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Closes the channel; calls in flight are cancelled."""
+        await self.channel.close()
+
+    def _timeout(self, timeout: float | None) -> float | None:
+        return self.config.timeout if timeout is _UNSET else timeout
+
+    async def wait_ready(self, timeout: float = 10.0) -> None:
+        """Waits until the channel connects (TimeoutError after `timeout` s)."""
+        await asyncio.wait_for(self.channel.channel_ready(), timeout)
+
+    # ---- catalog ------------------------------------------------------------
+
+    async def get_error(self, code: int, *, timeout: float | None = _UNSET) -> pb.GetErrorResponse:
+        """One entry; NOT_FOUND (reason CODE_NOT_FOUND) for a code the catalog lacks."""
+        return await self.stub.GetError(  # type: ignore[no-any-return]
+            pb.GetErrorRequest(code=code), timeout=self._timeout(timeout), metadata=self._metadata
+        )
+
+    async def get_errors(
+        self, codes: Iterable[int], *, timeout: float | None = _UNSET
+    ) -> pb.BatchGetErrorsResponse:
+        """Many entries in the order asked, in calls of at most 1000 codes."""
+        codes = list(codes)
+        merged = pb.BatchGetErrorsResponse()
+        for start in range(0, max(len(codes), 1), MAX_BATCH_GET):
+            part = await self.stub.BatchGetErrors(
+                pb.BatchGetErrorsRequest(codes=codes[start : start + MAX_BATCH_GET]),
+                timeout=self._timeout(timeout),
+                metadata=self._metadata,
+            )
+            merged.errors.extend(part.errors)
+            merged.catalog_version = part.catalog_version
+        return merged
+
+    async def list_errors_page(
+        self,
+        *,
+        category: pb.Category.ValueType = pb.CATEGORY_UNSPECIFIED,
+        query: str = "",
+        source: pb.Source.ValueType = pb.SOURCE_UNSPECIFIED,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = _UNSET,
+    ) -> pb.ListErrorsResponse:
+        """One page of ListErrors, as the server returns it."""
+        request = pb.ListErrorsRequest(
+            category=category,
+            query=query,
+            source=source,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return await self.stub.ListErrors(  # type: ignore[no-any-return]
+            request, timeout=self._timeout(timeout), metadata=self._metadata
+        )
+
+    async def list_errors(
+        self,
+        *,
+        category: pb.Category.ValueType = pb.CATEGORY_UNSPECIFIED,
+        query: str = "",
+        source: pb.Source.ValueType = pb.SOURCE_UNSPECIFIED,
+        page_size: int = 500,
+        timeout: float | None = _UNSET,
+    ) -> AsyncIterator[pb.ErrorInfo]:
+        """Every matching entry, page after page."""
+        token = ""
+        while True:
+            page = await self.list_errors_page(
+                category=category,
+                query=query,
+                source=source,
+                page_size=page_size,
+                page_token=token,
+                timeout=timeout,
+            )
+            for info in page.errors:
+                yield info
+            token = page.next_page_token
+            if not token:
+                return
+
+    def search(self, query: str, **filters: Any) -> AsyncIterator[pb.ErrorInfo]:
+        """Entries whose reason, description or action hold every word of `query`."""
+        return self.list_errors(query=query, **filters)
+
+    async def categories(self, *, timeout: float | None = _UNSET) -> pb.ListCategoriesResponse:
+        """The document's categories with descriptions and code counts."""
+        return await self.stub.ListCategories(  # type: ignore[no-any-return]
+            pb.ListCategoriesRequest(), timeout=self._timeout(timeout), metadata=self._metadata
+        )
+
+    # ---- classification -----------------------------------------------------
+
+    async def classify(
+        self, value: Input, *, timeout: float | None = _UNSET
+    ) -> pb.ClassifyResponse:
+        """One failure (code, body, text, dict, ...): one classification per error found."""
+        return await self.stub.Classify(  # type: ignore[no-any-return]
+            classify_request(value), timeout=self._timeout(timeout), metadata=self._metadata
+        )
+
+    async def classify_stream(
+        self,
+        values: Inputs,
+        *,
+        batch_size: int = DEFAULT_BATCH_ITEMS,
+        window: int = DEFAULT_WINDOW,
+        timeout: float | None = _UNSET,
+    ) -> AsyncIterator[pb.ClassifyResult]:
+        """One result per input, in input order, yielded as batches are answered."""
+        if window < 1:
+            raise ValueError(f"window must be at least 1, got {window}")
+        stream = _AsyncStream(
+            self.stub.ClassifyStream,
+            item_batches(values, batch_size),
+            window,
+            self._timeout(timeout),
+            self._metadata,
+        )
+        async for result in stream.results():
+            yield result
+
+    async def summarize(
+        self,
+        values: Inputs,
+        *,
+        batch_size: int = MAX_BATCH_ITEMS,
+        timeout: float | None = None,
+    ) -> pb.SummarizeErrorsResponse:
+        """One report for all inputs (no deadline by default, as in ErrorClient.summarize)."""
+        call = self.stub.SummarizeErrors(timeout=timeout, metadata=self._metadata)
+        try:
+            async for batch in item_batches(values, batch_size):
+                await call.write(pb.SummarizeErrorsRequest(items=batch))
+            await call.done_writing()
+        except BaseException:
+            call.cancel()
+            raise
+        return await call  # type: ignore[no-any-return]
+
+
+class _AsyncStream:
+    """One ClassifyStream, reconnected after UNAVAILABLE until the input is answered."""
+
+    def __init__(
+        self,
+        method: Any,
+        batches: AsyncIterator[list[pb.ClassifyItem]],
+        window: int,
+        timeout: float | None,
+        metadata: Any,
+    ) -> None:
+        self.method = method
+        self.batches = batches
+        self.window = window
+        self.timeout = timeout
+        self.metadata = metadata
+        self.state = StreamState()
+
+    async def results(self) -> AsyncIterator[pb.ClassifyResult]:
+        """Every result, in input order."""
+        state = self.state
+        failures = 0
+        while True:
+            call = self.method(metadata=self.metadata)
+            slots = asyncio.Semaphore(self.window)
+            writer = asyncio.create_task(self._write(call, slots))
+            got_answer = False
+            try:
+                while True:
+                    response = await self._read(call)
+                    if response is grpc.aio.EOF:
+                        break
+                    state.match(response)
+                    slots.release()
+                    got_answer = True
+                    state.answered += len(response.results)
+                    for result in response.results:
+                        yield result
+            except grpc.RpcError as exc:
+                failures = state.broken(exc, got_answer, failures)
+                await asyncio.sleep(min(0.1 * 2**failures, 2.0))
+                continue
+            finally:
+                call.cancel()
+                writer.cancel()
+                await asyncio.gather(writer, return_exceptions=True)
+            state.check_end()
+            return
+
+    async def _write(self, call: Any, slots: asyncio.Semaphore) -> None:
+        """Unanswered batches first, then the rest of the input; then half-closes."""
+        state = self.state
+        try:
+            for sent in list(state.pending):
+                await slots.acquire()
+                sent.sent_at = time.monotonic()
+                await call.write(sent.request)
+            while not state.input_done:
+                await slots.acquire()
+                try:
+                    items = await anext(self.batches)
+                except StopAsyncIteration:
+                    state.input_done = True
+                    break
+                except Exception as exc:
+                    state.input_failed(exc)
+                    break
+                request = pb.ClassifyStreamRequest(items=items)
+                state.pending.append(Sent(request, time.monotonic()))
+                await call.write(request)
+            await call.done_writing()
+        except (grpc.RpcError, asyncio.InvalidStateError):
+            pass  # the call failed: the reader sees why and reconnects or raises
+
+    async def _read(self, call: Any) -> Any:
+        """The next response, or StreamError when a sent batch stalls past the timeout."""
+        read = asyncio.ensure_future(call.read())
+        started = time.monotonic()
+        try:
+            while True:
+                done, _ = await asyncio.wait({read}, timeout=_POLL_SECONDS)
+                if done:
+                    return read.result()
+                pending = self.state.pending
+                if (
+                    self.timeout is not None
+                    and pending
+                    and time.monotonic() - max(started, pending[0].sent_at) > self.timeout
+                ):
+                    raise self.state.stalled(None, self.timeout)
+        finally:
+            if not read.done():
+                read.cancel()

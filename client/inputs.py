@@ -1,0 +1,124 @@
+"""Turns what a caller has into Classify requests and ClassifyStream batches.
+
+A caller hands over whatever it holds: a code (int), the raw webhook body
+(bytes), an error text (str), a parsed body (a dict, re-encoded as JSON bytes
+so integers stay integers, which a protobuf Struct would turn into floats), a
+StructuredError, a Struct, or a ready ClassifyItem with its own id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, TypeAlias
+
+import orjson
+from google.protobuf import struct_pb2
+
+from whatsapp.errors.v1 import error_catalog_pb2 as pb
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_BATCH_ITEMS = 1000
+"""Most items the server accepts in one ClassifyStream or SummarizeErrors request."""
+DEFAULT_BATCH_ITEMS = 500
+
+Input: TypeAlias = (
+    int
+    | bytes
+    | bytearray
+    | memoryview
+    | str
+    | Mapping[str, Any]
+    | pb.StructuredError
+    | struct_pb2.Struct
+    | pb.ClassifyItem
+)
+"""One failure to classify (see the module docstring)."""
+
+
+def _fields(value: Input) -> dict[str, Any]:
+    """The ClassifyRequest/ClassifyItem oneof field for one input."""
+    if isinstance(value, bool):
+        raise TypeError("a bool is not an error code")
+    if isinstance(value, int):
+        return {"code": value}
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"payload": bytes(value)}
+    if isinstance(value, str):
+        return {"text": value}
+    if isinstance(value, pb.StructuredError):
+        return {"error": value}
+    if isinstance(value, struct_pb2.Struct):
+        return {"json": value}
+    if isinstance(value, Mapping):
+        try:
+            return {"payload": orjson.dumps(value)}
+        except TypeError as exc:
+            raise TypeError(f"cannot encode the payload as JSON: {exc}") from exc
+    raise TypeError(
+        f"cannot classify a {type(value).__name__}: give an int code, bytes, str, dict, "
+        "StructuredError, Struct or ClassifyItem"
+    )
+
+
+def classify_request(value: Input) -> pb.ClassifyRequest:
+    """The Classify request for one input."""
+    return pb.ClassifyRequest(**_fields(value))
+
+
+def classify_item(item_id: str, value: Input) -> pb.ClassifyItem:
+    """One stream item; a ClassifyItem keeps its own id unless it has none."""
+    if isinstance(value, pb.ClassifyItem):
+        if value.id:
+            return value
+        copy = pb.ClassifyItem()
+        copy.CopyFrom(value)
+        copy.id = item_id
+        return copy
+    return pb.ClassifyItem(id=item_id, **_fields(value))
+
+
+def check_batch_size(batch_size: int) -> int:
+    """`batch_size`, or ValueError when the server would refuse it."""
+    if not 1 <= batch_size <= MAX_BATCH_ITEMS:
+        raise ValueError(f"batch_size must be 1 to {MAX_BATCH_ITEMS}, got {batch_size}")
+    return batch_size
+
+
+def item_batches(
+    values: Iterable[Input], batch_size: int = DEFAULT_BATCH_ITEMS
+) -> Iterator[list[pb.ClassifyItem]]:
+    """Items in batches of `batch_size`, ids "0", "1", ... unless items bring their own."""
+    check_batch_size(batch_size)
+    batch: list[pb.ClassifyItem] = []
+    for index, value in enumerate(values):
+        batch.append(classify_item(str(index), value))
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class Guarded:
+    """Wraps a request iterator gRPC drains on its own thread, keeping its exception.
+
+    gRPC would swallow it and cancel the call ("Exception iterating requests");
+    instead the requests simply end and the caller re-raises `error` afterwards.
+    """
+
+    def __init__(self, requests: Iterable[Any]) -> None:
+        self._requests = requests
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            yield from self._requests
+        except BaseException as exc:
+            self.error = exc
+
+    def reraise(self) -> None:
+        """Raises the input's exception, if it had one."""
+        if self.error is not None:
+            raise self.error
