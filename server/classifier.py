@@ -15,6 +15,7 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2
 
 from server.catalog import Catalog
+from server.fastpath import extract_webhook_errors
 from server.messages import MessageCache, family_info, inferred_info
 from server.payloads import InputError, RawError, extract_errors, loads
 from server.text_match import STRONG, TextMatcher
@@ -77,7 +78,10 @@ class Classifier:
         """A raw JSON body: one decision per error found, in payload order."""
         if not payload:
             raise InputError(field, "the payload is empty")
-        return [self.decide(raw) for raw in extract_errors(loads(payload, field), field)]
+        found = extract_webhook_errors(payload, field)
+        if found is None:
+            found = extract_errors(loads(payload, field), field)
+        return [self.decide(raw) for raw in found]
 
     def classify_document(self, document: Any, field: str = "json") -> list[Decision]:
         """An already parsed JSON body (e.g. from a google.protobuf.Struct)."""

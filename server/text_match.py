@@ -30,6 +30,10 @@ STRONG = 0.75
 """Text matches at or above this beat a code family."""
 
 _MIN_REASON_LEN = 8
+_CACHE_MAX = 4096
+_CACHE_TEXT_MAX = 512
+"""Text tuples longer than this are matched afresh (bounds the cache's memory)."""
+_MISS = object()
 _MAX_TEXT = 4096
 _CODE_MARKER = re.compile(r"\(#(\d{1,10})\)")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
@@ -92,9 +96,28 @@ class TextMatcher:
         total = max(len(documents), 1)
         self._idf = {word: math.log(1 + total / count) for word, count in frequency.items()}
         self._documents = documents
+        self._cache: dict[tuple[str, ...], TextMatch | None] = {}
 
     def match(self, *texts: str) -> TextMatch | None:
-        """The best match for any of `texts` (title, message, details), or None."""
+        """The best match for any of `texts` (title, message, details), or None.
+
+        Real traffic repeats the same few texts per code (Meta's titles and
+        messages are fixed strings), so short text tuples are answered from a
+        bounded cache: a match costs ~40 us, a cache hit well under 1 us.
+        """
+        cacheable = sum(map(len, texts)) <= _CACHE_TEXT_MAX
+        if cacheable:
+            cached = self._cache.get(texts, _MISS)
+            if cached is not _MISS:
+                return cached  # type: ignore[return-value]
+        best = self._match(texts)
+        if cacheable:
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            self._cache[texts] = best
+        return best
+
+    def _match(self, texts: tuple[str, ...]) -> TextMatch | None:
         best: TextMatch | None = None
         for text in texts:
             if not text:

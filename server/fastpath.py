@@ -1,0 +1,262 @@
+"""A typed fast path for the common case: a Meta webhook of statuses or messages.
+
+Most of what a broadcast pipeline streams is one shape: `entry[].changes[]
+.value` holding `statuses[]` (or `messages[]`) with `errors[]`. Decoding it
+with msgspec into typed structs skips every field the classifier ignores
+(pricing, conversation, contacts...) inside the parser, which costs about
+half of a generic JSON parse, and walking typed structs is cheaper than
+walking dicts.
+
+The fast path must find exactly what `server.payloads.extract_errors` finds,
+so it only answers when it is sure: anything unusual (a type it did not
+expect, a value carrying several containers whose key order would matter, a
+value-level status, a top level that is not a webhook) returns None and the
+generic path answers, with its own error messages. tests/test_fastpath.py
+checks both paths agree on the corpus and on generated webhooks.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+
+from server.payloads import RawError, parse_code
+
+_LOGGER = logging.getLogger(__name__)
+
+_UNSET: Any = msgspec.UNSET
+
+
+class _ErrorData(msgspec.Struct):
+    details: Any = None
+
+
+class _Error(msgspec.Struct):
+    code: Any = _UNSET
+    error_code: Any = _UNSET
+    errorCode: Any = _UNSET  # noqa: N815 (the JSON key)
+    error_subcode: Any = _UNSET
+    title: Any = None
+    error_user_title: Any = None
+    reason: Any = None
+    message: Any = None
+    error_message: Any = None
+    errorMessage: Any = None  # noqa: N815
+    error_user_msg: Any = None
+    description: Any = None
+    error_data: _ErrorData | str | None = None
+    details: Any = None
+    detail: Any = None
+    href: Any = None
+    fbtrace_id: Any = None
+    type: Any = None
+    is_transient: Any = None
+    http_status: Any = None
+    status_code: Any = None
+    httpStatus: Any = None  # noqa: N815
+    statusCode: Any = None  # noqa: N815
+
+
+class _Status(msgspec.Struct):
+    id: Any = None
+    status: Any = None
+    timestamp: Any = None
+    recipient_id: Any = None
+    errors: list[_Error] | None = None
+
+
+class _Message(msgspec.Struct):
+    id: Any = None
+    errors: list[_Error] | msgspec.UnsetType | None = _UNSET
+
+
+class _Metadata(msgspec.Struct):
+    phone_number_id: Any = None
+
+
+class _Value(msgspec.Struct):
+    metadata: _Metadata | None = None
+    statuses: list[_Status] | msgspec.UnsetType | None = _UNSET
+    messages: list[_Message] | msgspec.UnsetType | None = _UNSET
+    errors: list[_Error] | msgspec.UnsetType | None = _UNSET
+    status: Any = _UNSET
+    recipient_id: Any = _UNSET
+
+
+class _Change(msgspec.Struct):
+    value: _Value | None = None
+
+
+class _Entry(msgspec.Struct):
+    id: Any = None
+    changes: list[_Change] | None = None
+
+
+class _Webhook(msgspec.Struct):
+    entry: list[_Entry] | msgspec.UnsetType | None = _UNSET
+
+
+_DECODER = msgspec.json.Decoder(_Webhook)
+_DECLINE = (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError)
+
+
+class _NotSureError(Exception):
+    """The payload is not the plain shape; the generic path must answer."""
+
+
+def extract_webhook_errors(payload: bytes | str, field: str = "payload") -> list[RawError] | None:
+    """Every error of a plain webhook payload, or None when the generic path must answer.
+
+    InputError (a bad code) propagates exactly as the generic path raises it.
+    """
+    if type(payload) is bytes and not payload.isascii():
+        try:  # msgspec does not check the UTF-8 of fields it skips; orjson does
+            payload.decode()
+        except UnicodeDecodeError:
+            return None
+    try:
+        webhook = _DECODER.decode(payload)
+    except _DECLINE:
+        return None
+    entries = webhook.entry
+    if type(entries) is not list:
+        return None
+    out: list[RawError] = []
+    try:
+        for i, entry in enumerate(entries):
+            waba = _str(entry.id)
+            for j, change in enumerate(entry.changes or ()):
+                value = change.value
+                if value is None:
+                    continue
+                _walk_value(value, waba, f"{field}.entry[{i}].changes[{j}].value", out)
+    except _NotSureError:
+        return None
+    return out
+
+
+def _walk_value(value: _Value, waba: str, path: str, out: list[RawError]) -> None:
+    if value.status is not _UNSET or value.recipient_id is not _UNSET:
+        raise _NotSureError
+    present = (
+        (value.statuses is not _UNSET)
+        + (value.messages is not _UNSET)
+        + (value.errors is not _UNSET)
+    )
+    if present > 1:  # the generic path follows key order, which structs do not keep
+        raise _NotSureError
+    phone = _str(value.metadata.phone_number_id) if value.metadata is not None else ""
+    statuses = value.statuses
+    if statuses:
+        for k, status in enumerate(statuses):
+            _walk_status(status, waba, phone, f"{path}.statuses[{k}]", out)
+        return
+    messages = value.messages
+    if messages:
+        for k, message in enumerate(messages):
+            if message.errors is not _UNSET and message.errors:
+                context = (_str(message.id), "", "", "", phone, waba)
+                _walk_errors(message.errors, context, f"{path}.messages[{k}]", out)
+        return
+    errors = value.errors
+    if errors:
+        _walk_errors(errors, ("", "", "", "", phone, waba), path, out)
+
+
+def _walk_status(status: _Status, waba: str, phone: str, path: str, out: list[RawError]) -> None:
+    state = _str(status.status)
+    context = (
+        _str(status.id),
+        _str(status.recipient_id),
+        state,
+        _str(status.timestamp),
+        phone,
+        waba,
+    )
+    if status.errors:
+        before = len(out)
+        _walk_errors(status.errors, context, path, out)
+        if len(out) > before:
+            return
+    if state.lower() == "failed":
+        out.append(_raw(context, path))
+
+
+def _walk_errors(
+    errors: list[_Error], context: tuple[str, ...], path: str, out: list[RawError]
+) -> None:
+    for i, error in enumerate(errors):
+        where = f"{path}.errors[{i}]"
+        raw = _raw(context, where)
+        if error.code is not _UNSET:
+            raw.code = parse_code(error.code, f"{where}.code")
+        elif error.error_code is not _UNSET:
+            raw.code = parse_code(error.error_code, f"{where}.error_code")
+        elif error.errorCode is not _UNSET:
+            raw.code = parse_code(error.errorCode, f"{where}.errorCode")
+        if error.error_subcode is not _UNSET:
+            raw.subcode = parse_code(error.error_subcode, f"{where}.error_subcode")
+        raw.title = _first(error.title, error.error_user_title, error.reason)
+        raw.message = _first(
+            error.message,
+            error.error_message,
+            error.errorMessage,
+            error.error_user_msg,
+            error.description,
+        )
+        data = error.error_data
+        if type(data) is _ErrorData:
+            raw.details = _str(data.details)
+        elif type(data) is str:
+            raw.details = data
+        if not raw.details:
+            raw.details = _first(error.details, error.detail)
+        raw.href = _str(error.href)
+        raw.fbtrace_id = _str(error.fbtrace_id)
+        raw.error_type = _str(error.type)
+        transient = error.is_transient
+        if type(transient) is bool:
+            raw.is_transient = transient
+        elif type(transient) is str and transient.lower() in ("true", "false"):
+            raw.is_transient = transient.lower() == "true"
+        for status in (error.http_status, error.status_code, error.httpStatus, error.statusCode):
+            if type(status) is int and 100 <= status <= 599:
+                raw.http_status = status
+                break
+        out.append(raw)
+
+
+def _raw(context: tuple[str, ...], path: str) -> RawError:
+    message_id, recipient_id, status, timestamp, phone, waba = context
+    return RawError(
+        path=path,
+        message_id=message_id,
+        recipient_id=recipient_id,
+        status=status,
+        timestamp=timestamp,
+        phone_number_id=phone,
+        business_account_id=waba,
+    )
+
+
+def _str(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is int or kind is float:
+        return str(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def _first(*values: Any) -> str:
+    for value in values:
+        text = _str(value)
+        if text:
+            return text
+    return ""

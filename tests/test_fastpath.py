@@ -1,0 +1,160 @@
+"""The msgspec fast path finds exactly what the generic path finds, or declines.
+
+Checked on every payload of the corpus, on the benchmark's mixed webhooks,
+and on webhooks hypothesis builds with odd but legal variants (codes as
+strings and floats, missing fields, string error_data, extra keys).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.workload import mixed_payloads
+from server.fastpath import extract_webhook_errors
+from server.payloads import InputError, RawError, extract_errors, loads
+from tests.test_corpus import CASES
+
+
+def generic(payload: bytes) -> list[RawError] | str:
+    """The generic path's answer, or its error message."""
+    try:
+        return extract_errors(loads(payload), "payload")
+    except InputError as exc:
+        return str(exc)
+
+
+def fast(payload: bytes) -> list[RawError] | str | None:
+    """The fast path's answer, its error message, or None when it declines."""
+    try:
+        return extract_webhook_errors(payload, "payload")
+    except InputError as exc:
+        return str(exc)
+
+
+def assert_agree(payload: bytes) -> bool:
+    """Fails when the paths disagree; returns whether the fast path answered."""
+    answer = fast(payload)
+    if answer is None:
+        return False
+    assert answer == generic(payload)
+    return True
+
+
+CORPUS_PAYLOADS = [
+    orjson.dumps(case["input"]["payload"]) for case in CASES if "payload" in case["input"]
+]
+
+
+@pytest.mark.parametrize("payload", CORPUS_PAYLOADS)
+def test_corpus_payloads_agree(payload: bytes) -> None:
+    assert_agree(payload)
+
+
+def test_the_fast_path_answers_the_common_shapes() -> None:
+    payloads = mixed_payloads(500)
+    answered = sum(assert_agree(payload) for payload in payloads)
+    webhooks = sum(payload.startswith(b'{"object"') for payload in payloads)
+    assert answered == webhooks  # every webhook of the mix, none of the Graph errors
+
+
+def test_it_declines_what_only_the_generic_path_reads() -> None:
+    assert fast(b'{"error": {"code": 131047}}') is None  # Graph API error
+    assert fast(b"[1, 2]") is None
+    assert fast(b'{"entry": [{"changes": [{"value": {"statuses": "x"}}]}]}') is None
+    assert fast(b'{"entry": [], "pricing": "\xff"}') is None  # not UTF-8, even where skipped
+    deep = b'{"entry": [], "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    assert fast(deep) is None
+    two_containers = (
+        b'{"entry": [{"changes": [{"value": {"errors": [{"code": 1}], "statuses": []}}]}]}'
+    )
+    assert fast(two_containers) is None  # payload order depends on key order
+
+
+def test_bad_codes_fail_with_the_generic_message() -> None:
+    payload = b'{"entry": [{"changes": [{"value": {"statuses": [{"errors": [{"code": -1}]}]}}]}]}'
+    message = fast(payload)
+    assert isinstance(message, str)
+    assert message == generic(payload)
+    assert "statuses[0].errors[0].code" in message
+
+
+_text = st.one_of(st.none(), st.text(max_size=12), st.integers(-5, 10**6), st.booleans())
+_code = st.one_of(
+    st.integers(0, 10**7),
+    st.integers(0, 10**7).map(str),
+    st.integers(0, 10**6).map(float),
+    st.just(" 131047 "),
+    st.none(),
+)
+_error = st.fixed_dictionaries(
+    {},
+    optional={
+        "code": _code,
+        "error_code": _code,
+        "error_subcode": _code,
+        "title": _text,
+        "message": _text,
+        "error_user_msg": _text,
+        "error_data": st.one_of(
+            st.none(), st.text(max_size=8), st.fixed_dictionaries({"details": _text})
+        ),
+        "details": _text,
+        "href": _text,
+        "fbtrace_id": _text,
+        "type": _text,
+        "is_transient": st.one_of(st.booleans(), st.sampled_from(["true", "False", "x"])),
+        "http_status": st.one_of(st.integers(0, 700), st.booleans()),
+        "extra": st.dictionaries(st.text(max_size=3), st.integers(-(2**62), 2**62), max_size=2),
+    },
+)
+_status = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": _text,
+        "status": st.sampled_from(["failed", "FAILED", "delivered", "read", ""]),
+        "timestamp": st.one_of(st.text(max_size=10), st.integers(0, 2**40)),
+        "recipient_id": _text,
+        "errors": st.one_of(st.none(), st.lists(_error, max_size=3)),
+        "pricing": st.just({"billable": True}),
+    },
+)
+_message = st.fixed_dictionaries(
+    {"id": _text}, optional={"errors": st.one_of(st.none(), st.lists(_error, max_size=2))}
+)
+_value = st.one_of(
+    st.fixed_dictionaries({"statuses": st.lists(_status, max_size=3)}),
+    st.fixed_dictionaries({"messages": st.lists(_message, max_size=3)}),
+    st.fixed_dictionaries({"errors": st.lists(_error, max_size=3)}),
+).flatmap(
+    lambda value: st.fixed_dictionaries(
+        {**{key: st.just(item) for key, item in value.items()}},
+        optional={"metadata": st.fixed_dictionaries({"phone_number_id": _text})},
+    )
+)
+_webhook = st.fixed_dictionaries(
+    {
+        "entry": st.lists(
+            st.fixed_dictionaries(
+                {"id": _text},
+                optional={
+                    "changes": st.lists(
+                        st.fixed_dictionaries({}, optional={"value": _value}), max_size=3
+                    )
+                },
+            ),
+            max_size=3,
+        )
+    },
+    optional={"object": st.just("whatsapp_business_account")},
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_webhook)
+def test_generated_webhooks_agree(webhook: dict[str, Any]) -> None:
+    assert_agree(orjson.dumps(webhook))
