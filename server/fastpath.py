@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from server.payloads import RawError, parse_code
+from server.payloads import MAX_CODE, RawError, parse_code
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -187,45 +187,65 @@ def _walk_status(status: _Status, waba: str, phone: str, path: str, out: list[Ra
 def _walk_errors(
     errors: list[_Error], context: tuple[str, ...], path: str, out: list[RawError]
 ) -> None:
+    message_id, recipient_id, state, timestamp, phone, waba = context
     for i, error in enumerate(errors):
         where = f"{path}.errors[{i}]"
-        raw = _raw(context, where)
-        if error.code is not _UNSET:
-            raw.code = parse_code(error.code, f"{where}.code")
-        elif error.error_code is not _UNSET:
-            raw.code = parse_code(error.error_code, f"{where}.error_code")
-        elif error.errorCode is not _UNSET:
-            raw.code = parse_code(error.errorCode, f"{where}.errorCode")
-        if error.error_subcode is not _UNSET:
-            raw.subcode = parse_code(error.error_subcode, f"{where}.error_subcode")
-        raw.title = _first(error.title, error.error_user_title, error.reason)
-        raw.message = _first(
-            error.message,
-            error.error_message,
-            error.errorMessage,
-            error.error_user_msg,
-            error.description,
-        )
+        code = _code(error.code, where, "code")
+        if error.code is _UNSET:
+            code = _code(error.error_code, where, "error_code")
+            if error.error_code is _UNSET:
+                code = _code(error.errorCode, where, "errorCode")
         data = error.error_data
+        details = ""
         if type(data) is _ErrorData:
-            raw.details = _str(data.details)
+            details = _str(data.details)
         elif type(data) is str:
-            raw.details = data
-        if not raw.details:
-            raw.details = _first(error.details, error.detail)
-        raw.href = _str(error.href)
-        raw.fbtrace_id = _str(error.fbtrace_id)
-        raw.error_type = _str(error.type)
+            details = data
         transient = error.is_transient
-        if type(transient) is bool:
-            raw.is_transient = transient
-        elif type(transient) is str and transient.lower() in ("true", "false"):
-            raw.is_transient = transient.lower() == "true"
+        if type(transient) is not bool:
+            lowered = transient.lower() if type(transient) is str else ""
+            transient = lowered == "true" if lowered in ("true", "false") else None
+        http_status = 0
         for status in (error.http_status, error.status_code, error.httpStatus, error.statusCode):
             if type(status) is int and 100 <= status <= 599:
-                raw.http_status = status
+                http_status = status
                 break
-        out.append(raw)
+        out.append(
+            RawError(
+                path=where,
+                code=code,
+                subcode=_code(error.error_subcode, where, "error_subcode"),
+                title=_first(error.title, error.error_user_title, error.reason),
+                message=_first(
+                    error.message,
+                    error.error_message,
+                    error.errorMessage,
+                    error.error_user_msg,
+                    error.description,
+                ),
+                details=details or _first(error.details, error.detail),
+                href=_str(error.href),
+                fbtrace_id=_str(error.fbtrace_id),
+                error_type=_str(error.type),
+                is_transient=transient,
+                http_status=http_status,
+                message_id=message_id,
+                recipient_id=recipient_id,
+                status=state,
+                timestamp=timestamp,
+                phone_number_id=phone,
+                business_account_id=waba,
+            )
+        )
+
+
+def _code(value: Any, where: str, key: str) -> int | None:
+    """A code field: plain ints inline, everything else through `parse_code`."""
+    if value is _UNSET:
+        return None
+    if type(value) is int and 0 <= value <= MAX_CODE:
+        return value
+    return parse_code(value, f"{where}.{key}")
 
 
 def _raw(context: tuple[str, ...], path: str) -> RawError:
@@ -242,6 +262,8 @@ def _raw(context: tuple[str, ...], path: str) -> RawError:
 
 
 def _str(value: Any) -> str:
+    if value is None:
+        return ""
     kind = type(value)
     if kind is str:
         return value  # type: ignore[no-any-return]
@@ -256,6 +278,8 @@ def _str(value: Any) -> str:
 
 def _first(*values: Any) -> str:
     for value in values:
+        if value is None:
+            continue
         text = _str(value)
         if text:
             return text
