@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from server import limits, security
 from server.app import DEFAULT_GRACE_SECONDS, ServerConfig, serve
 from server.catalog import EMBEDDED_CATALOG, CatalogError
 from server.logs import FORMATS
@@ -68,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="poll the catalog files every N seconds and reload on change "
         "(default 0: off; SIGHUP always reloads)",
     )
+    limits.add_arguments(parser)
+    security.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -78,8 +81,22 @@ def main(argv: list[str] | None = None) -> int:
     # at half load fell from ~5-20 ms to ~2-3 ms in `make bench` (README, Performance).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     configure_logging(args.log_level, args.log_format)
+    try:
+        secure = security.settings_from_args(args)
+    except security.SecurityConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.max_concurrent_rpcs < 0:
+        print("error: --max-concurrent-rpcs must be 0 (no limit) or more", file=sys.stderr)
+        return 2
+    _LOGGER.info("%s; at most %s calls in flight", secure.describe(), args.max_concurrent_rpcs)
     config = ServerConfig(
-        catalog_path=args.catalog, overlay_path=args.overlay, reflection=not args.no_reflection
+        catalog_path=args.catalog,
+        overlay_path=args.overlay,
+        reflection=not args.no_reflection,
+        tls=secure.tls,
+        token=secure.token,
+        max_concurrent_rpcs=args.max_concurrent_rpcs or None,
     )
     config.metrics_port = args.metrics_port
     config.metrics_host = args.metrics_host or args.host
