@@ -91,7 +91,10 @@ def _secure(target: str, root: bytes, client: Pair | None = None) -> grpc.Channe
 def _get_error(channel: grpc.Channel, token: str | None = None) -> pb.GetErrorResponse:
     metadata = (("authorization", f"Bearer {token}"),) if token else None
     stub = pb_grpc.ErrorCatalogServiceStub(channel)
-    return stub.GetError(pb.GetErrorRequest(code=131047), timeout=5, metadata=metadata)
+    response: pb.GetErrorResponse = stub.GetError(
+        pb.GetErrorRequest(code=131047), timeout=5, metadata=metadata
+    )
+    return response
 
 
 def _refused(channel: grpc.Channel, token: str | None = None) -> grpc.RpcError:
