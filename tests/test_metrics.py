@@ -1,0 +1,161 @@
+"""Prometheus metrics: a real server with --metrics-port, real calls, a real scrape.
+
+Counts are checked exactly against the calls made, and label values are
+taken from the responses themselves (not hard-coded), so the test follows
+the catalog.
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from server.app import SERVICE_NAME, ServerConfig
+from tests.conftest import ServerThread
+from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+
+_LOGGER = logging.getLogger(__name__)
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(port: int) -> tuple[Samples, dict[str, str]]:
+    """Every sample on /metrics keyed by (name, labels), and each family's type."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+        assert reply.status == 200
+        text = reply.read().decode()
+    samples: Samples = {}
+    types: dict[str, str] = {}
+    for family in text_string_to_metric_families(text):
+        types[family.name] = family.type
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples, types
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """One sample's value; 0 when the series does not exist yet."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def rpc(method: str, kind: str = "unary", **extra: str) -> dict[str, str]:
+    """The grpc_* labels of one method."""
+    return {"grpc_service": SERVICE_NAME, "grpc_method": method, "grpc_type": kind, **extra}
+
+
+@pytest.fixture(scope="module")
+def metrics_server() -> Iterator[ServerThread]:
+    """A real server with metrics on a free port."""
+    thread = ServerThread(ServerConfig(metrics_port=0)).start()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture(scope="module")
+def metrics_stub(metrics_server: ServerThread) -> Iterator[pb_grpc.ErrorCatalogServiceStub]:
+    with grpc.insecure_channel(metrics_server.target) as channel:
+        yield pb_grpc.ErrorCatalogServiceStub(channel)
+
+
+def _labels_of(classification: pb.Classification) -> dict[str, str]:
+    info = classification.error_info
+    return {
+        "category": pb.Category.Name(info.category).removeprefix("CATEGORY_"),
+        "match_kind": pb.MatchKind.Name(classification.match_kind).removeprefix("MATCH_KIND_"),
+        "action": pb.RetryStrategy.Name(info.retry_strategy).removeprefix("RETRY_STRATEGY_"),
+    }
+
+
+def test_counts_follow_real_calls(
+    metrics_server: ServerThread, metrics_stub: pb_grpc.ErrorCatalogServiceStub
+) -> None:
+    port = metrics_server.running.metrics.port  # type: ignore[union-attr]
+    before, _ = scrape(port)
+
+    bare = [metrics_stub.Classify(pb.ClassifyRequest(code=131026)) for _ in range(5)]
+    text = metrics_stub.Classify(pb.ClassifyRequest(text="Rate limit hit, too many messages"))
+    with pytest.raises(grpc.RpcError) as missing:
+        metrics_stub.GetError(pb.GetErrorRequest(code=987654321))
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as invalid:
+        metrics_stub.Classify(pb.ClassifyRequest(payload=b""))
+    assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    batches = [
+        pb.ClassifyStreamRequest(items=[pb.ClassifyItem(id=str(i), code=131026) for i in range(3)]),
+        pb.ClassifyStreamRequest(
+            items=[pb.ClassifyItem(id="bad", payload=b"{not json")]
+            + [pb.ClassifyItem(id=str(i), code=131026) for i in range(4)]
+        ),
+    ]
+    answers = list(metrics_stub.ClassifyStream(iter(batches)))
+    assert [len(a.results) for a in answers] == [3, 5]
+
+    after, types = scrape(port)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("grpc_server_started_total", **rpc("Classify")) == 7
+    assert delta("grpc_server_handled_total", **rpc("Classify", grpc_code="OK")) == 6
+    assert delta("grpc_server_handled_total", **rpc("Classify", grpc_code="INVALID_ARGUMENT")) == 1
+    assert delta("grpc_server_handled_total", **rpc("GetError", grpc_code="NOT_FOUND")) == 1
+    assert delta("grpc_server_started_total", **rpc("ClassifyStream", "bidi_stream")) == 1
+    assert (
+        delta("grpc_server_handled_total", **rpc("ClassifyStream", "bidi_stream", grpc_code="OK"))
+        == 1
+    )
+    # Every handled call is one latency observation, and +Inf holds them all.
+    assert delta("grpc_server_handling_seconds_count", **rpc("Classify")) == 7
+    assert delta("grpc_server_handling_seconds_bucket", **rpc("Classify", le="+Inf")) == 7
+    assert delta("grpc_server_handling_seconds_sum", **rpc("Classify")) > 0
+    assert types["grpc_server_handling_seconds"] == "histogram"
+
+    # 5 unary + 7 streamed bare codes, all with the labels the responses carry.
+    code_labels = _labels_of(bare[0].classifications[0])
+    assert delta("whatsapp_errors_classifications_total", **code_labels) == 12
+    text_labels = _labels_of(text.classifications[0])
+    if text_labels != code_labels:
+        assert delta("whatsapp_errors_classifications_total", **text_labels) == len(
+            [c for c in text.classifications if _labels_of(c) == text_labels]
+        )
+    assert delta("whatsapp_errors_items_total", outcome="invalid") == 2
+    assert delta("whatsapp_errors_items_total", outcome="with_errors") == 5 + 1 + 7
+
+    assert delta("whatsapp_errors_stream_batch_items_count") == 2
+    assert delta("whatsapp_errors_stream_batch_items_sum") == 8
+    assert delta("whatsapp_errors_stream_batch_items_bucket", le="2.0") == 0
+    assert delta("whatsapp_errors_stream_batch_items_bucket", le="5.0") == 2
+
+    assert value(after, "whatsapp_errors_catalog_info", version=bare[0].catalog_version) == 1
+    assert value(after, "whatsapp_errors_catalog_load_seconds") > 0
+    assert value(after, "whatsapp_errors_catalog_loaded_timestamp_seconds") > 1.7e9
+    assert value(after, "process_cpu_seconds_total") > 0
+
+
+def test_names_follow_prometheus_conventions(metrics_server: ServerThread) -> None:
+    port = metrics_server.running.metrics.port  # type: ignore[union-attr]
+    samples, types = scrape(port)
+    ours = {n: t for n, t in types.items() if n.startswith(("grpc_", "whatsapp_errors_"))}
+    assert len(ours) == 10
+    for name, kind in ours.items():
+        assert name == name.lower() and " " not in name, name
+        if kind == "counter":
+            assert any(s[0] == f"{name}_total" for s in samples), name
+        if kind == "histogram":
+            assert name.endswith(("_seconds", "_items")), name
+    # Every series of a family carries the same label names.
+    by_family: dict[str, set[frozenset[str]]] = {}
+    for sample_name, labels in samples:
+        if sample_name.startswith("whatsapp_errors_classifications"):
+            by_family.setdefault(sample_name, set()).add(frozenset(k for k, _ in labels))
+    assert all(len(label_sets) == 1 for label_sets in by_family.values())
+
+
+def test_metrics_are_off_unless_asked(server: ServerThread) -> None:
+    assert server.running.metrics is None
