@@ -28,8 +28,8 @@ from client import config as cfg
 from client.inputs import (
     DEFAULT_BATCH_ITEMS,
     MAX_BATCH_ITEMS,
+    Batcher,
     Input,
-    check_batch_size,
     classify_item,
     classify_request,
 )
@@ -59,25 +59,23 @@ async def item_batches(
     values: Inputs, batch_size: int = DEFAULT_BATCH_ITEMS
 ) -> AsyncIterator[list[pb.ClassifyItem]]:
     """Like client.inputs.item_batches, for iterables and async iterables alike."""
-    check_batch_size(batch_size)
-    batch: list[pb.ClassifyItem] = []
+    batcher = Batcher(batch_size)
     index = 0
     if isinstance(values, AsyncIterable):
         async for value in values:
-            batch.append(classify_item(str(index), value))
+            batch = batcher.add(classify_item(str(index), value))
             index += 1
-            if len(batch) == batch_size:
+            if batch:
                 yield batch
-                batch = []
     else:
         for value in values:
-            batch.append(classify_item(str(index), value))
+            batch = batcher.add(classify_item(str(index), value))
             index += 1
-            if len(batch) == batch_size:
+            if batch:
                 yield batch
-                batch = []
-    if batch:
-        yield batch
+    last = batcher.flush()
+    if last:
+        yield last
 
 
 class AsyncErrorClient:

@@ -70,3 +70,15 @@ def describe(error: BaseException) -> str:
     if extra and not all(v in message for v in extra):
         message = f"{message} ({'; '.join(extra)})" if message else "; ".join(extra)
     return f"{name}: {' '.join(message.split())}" if message else name
+
+
+def error_metadata(error: grpc.RpcError) -> dict[str, str]:
+    """The metadata of the google.rpc.ErrorInfo detail of a failed call (empty if none)."""
+    status = status_details(error)
+    found: dict[str, str] = {}
+    for detail in status.details if status is not None else ():
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            found.update(info.metadata)
+    return found

@@ -22,6 +22,8 @@ _LOGGER = logging.getLogger(__name__)
 MAX_BATCH_ITEMS = 1000
 """Most items the server accepts in one ClassifyStream or SummarizeErrors request."""
 DEFAULT_BATCH_ITEMS = 500
+DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
+"""Byte budget of one batch: half the 8 MiB message limit."""
 
 Input: TypeAlias = (
     int
@@ -86,19 +88,49 @@ def check_batch_size(batch_size: int) -> int:
     return batch_size
 
 
+class Batcher:
+    """Cuts items into batches of at most `batch_size` items and about `max_bytes` bytes.
+
+    The byte budget keeps a batch of large payloads under the 8 MiB message
+    limit; an item over the budget travels alone.
+    """
+
+    def __init__(self, batch_size: int, max_bytes: int = DEFAULT_BATCH_BYTES) -> None:
+        self.batch_size = check_batch_size(batch_size)
+        self.max_bytes = max_bytes
+        self.batch: list[pb.ClassifyItem] = []
+        self.size = 0
+
+    def add(self, item: pb.ClassifyItem) -> list[pb.ClassifyItem] | None:
+        """Adds `item`; returns the batch it closed, if any."""
+        size = item.ByteSize() + 8  # + field tag and length
+        done = None
+        if self.batch and self.size + size > self.max_bytes:
+            done = self.flush()
+        self.batch.append(item)
+        self.size += size
+        if len(self.batch) >= self.batch_size:
+            return done or self.flush()  # done is None here: one item never fills two batches
+        return done
+
+    def flush(self) -> list[pb.ClassifyItem] | None:
+        """The open batch (None when empty); a new one starts."""
+        batch, self.batch, self.size = self.batch, [], 0
+        return batch or None
+
+
 def item_batches(
     values: Iterable[Input], batch_size: int = DEFAULT_BATCH_ITEMS
 ) -> Iterator[list[pb.ClassifyItem]]:
-    """Items in batches of `batch_size`, ids "0", "1", ... unless items bring their own."""
-    check_batch_size(batch_size)
-    batch: list[pb.ClassifyItem] = []
+    """Items in batches (see Batcher), ids "0", "1", ... unless items bring their own."""
+    batcher = Batcher(batch_size)
     for index, value in enumerate(values):
-        batch.append(classify_item(str(index), value))
-        if len(batch) == batch_size:
+        batch = batcher.add(classify_item(str(index), value))
+        if batch:
             yield batch
-            batch = []
-    if batch:
-        yield batch
+    last = batcher.flush()
+    if last:
+        yield last
 
 
 class Guarded:
