@@ -32,7 +32,7 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_WINDOW = 4
 """Batches in flight per stream: enough to keep the server busy, little memory."""
-MAX_RECONNECTS = 2
+MAX_RECONNECTS = 1
 """New streams tried in a row without a single answer before giving up."""
 _POLL_SECONDS = 0.1
 
