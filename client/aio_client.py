@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Sequence
 from types import TracebackType
 from typing import Any, cast
 
@@ -218,7 +218,7 @@ class AsyncErrorClient:
         batch_size: int = DEFAULT_BATCH_ITEMS,
         window: int = DEFAULT_WINDOW,
         timeout: float | None = _UNSET,
-    ) -> AsyncIterator[pb.ClassifyResult]:
+    ) -> AsyncGenerator[pb.ClassifyResult, None]:
         """One result per input, in input order, yielded as batches are answered."""
         if window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
@@ -229,8 +229,12 @@ class AsyncErrorClient:
             self._timeout(timeout),
             self._metadata,
         )
-        async for result in stream.results():
-            yield result
+        results = stream.results()
+        try:
+            async for result in results:
+                yield result
+        finally:
+            await results.aclose()  # cancels the call when the caller stops early
 
     async def summarize(
         self,
@@ -269,7 +273,7 @@ class _AsyncStream:
         self.metadata = metadata
         self.state = StreamState()
 
-    async def results(self) -> AsyncIterator[pb.ClassifyResult]:
+    async def results(self) -> AsyncGenerator[pb.ClassifyResult, None]:
         """Every result, in input order."""
         state = self.state
         failures = 0

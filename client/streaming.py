@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,7 +198,7 @@ def classify_stream(
     window: int = DEFAULT_WINDOW,
     timeout: float | None,
     metadata: Any = None,
-) -> Iterator[pb.ClassifyResult]:
+) -> Generator[pb.ClassifyResult, None, None]:
     """Results of every item of `batches`, in input order, over `method` (the stub's)."""
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window}")

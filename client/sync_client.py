@@ -12,7 +12,7 @@ retries); streams raise `client.errors.StreamError`, also a `grpc.RpcError`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -183,7 +183,7 @@ class ErrorClient:
         batch_size: int = DEFAULT_BATCH_ITEMS,
         window: int = DEFAULT_WINDOW,
         timeout: float | None = _UNSET,
-    ) -> Iterator[pb.ClassifyResult]:
+    ) -> Generator[pb.ClassifyResult, None, None]:
         """One result per input, in input order, yielded as batches are answered.
 
         Ids are "0", "1", ... (a ClassifyItem keeps its own). A bad item gets a
