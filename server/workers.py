@@ -51,6 +51,7 @@ def reserve_port(host: str, port: int) -> socket.socket:
 def _worker(address: str, config: ServerConfig, grace: float) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until serve() installs the reload handler
     try:
         asyncio.run(serve(address, config, grace=grace))
     except CatalogError as exc:
@@ -60,6 +61,13 @@ def _worker(address: str, config: ServerConfig, grace: float) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_WORKER_FAILED
     return 0
+
+
+def _own_metrics_port(config: ServerConfig, index: int) -> ServerConfig:
+    """Worker `index` serves /metrics on --metrics-port + index (0 stays "any free port")."""
+    if not config.metrics_port:
+        return config
+    return replace(config, metrics_port=config.metrics_port + index)
 
 
 def run_workers(host: str, port: int, config: ServerConfig, grace: float, workers: int) -> int:
@@ -80,13 +88,19 @@ def run_workers(host: str, port: int, config: ServerConfig, grace: float, worker
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
 
+    def reload(signum: int, frame: FrameType | None) -> None:  # each worker reloads itself
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGHUP)
+
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    for _ in range(workers):
+    signal.signal(signal.SIGHUP, reload)
+    for index in range(workers):
         pid = os.fork()
         if pid == 0:
             reserved.close()
-            os._exit(_worker(address, config, grace))
+            os._exit(_worker(address, _own_metrics_port(config, index), grace))
         pids.append(pid)
     _LOGGER.info("%d workers on %s: %s", workers, address, pids)
     worst = 0

@@ -282,3 +282,25 @@ def test_overlay_end_to_end(tmp_path: Path) -> None:
             time.sleep(0.05)
     finally:
         server.stop()
+
+
+def test_sighup_reaches_every_worker(tmp_path: Path) -> None:
+    path = catalog_copy(tmp_path, "2026.11.25")
+    server = Process("--catalog", str(path), "--workers", "2")
+    try:
+        set_version(path, "2026.12.25")
+        server.popen.send_signal(signal.SIGHUP)  # to the supervisor, which forwards it
+        # Fresh connections land on either worker (SO_REUSEPORT): 8 in a row must be new.
+        deadline = time.monotonic() + 15
+        while not all(fresh_version(server.port).startswith("2026.12.25-") for _ in range(8)):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        log = server.stop()
+    assert log.count("catalog reloaded (SIGHUP)") == 2
+
+
+def fresh_version(port: int) -> str:
+    """The version a brand-new connection is answered with."""
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        return version_of(pb_grpc.ErrorCatalogServiceStub(channel))
