@@ -39,7 +39,8 @@ _LOGGER = logging.getLogger(__name__)
 CLOCK = time.perf_counter
 DEFAULT_SECONDS = 120.0
 WARMUP_FRACTION = 0.1
-"""RSS 'start' is sampled after this share of the run: imports and caches are warm by then."""
+"""RSS is compared after this share of the run (caches warm): the first quarter of the
+rest against the last quarter."""
 DEFAULT_MAX_RSS_GROWTH_MIB = 16.0
 STREAM_BATCH = 100
 BATCHES_PER_STREAM = 20
@@ -262,9 +263,9 @@ def summarise(
     """The report as a dict (printed as a table, or JSON with --json)."""
     values = [mib for _, mib in samples]
     warm = [mib for t, mib in samples if t >= WARMUP_FRACTION * seconds] or values
-    tail = max(1, len(warm) // 10)
-    start = statistics.median(warm[:tail])
-    end = statistics.median(warm[-tail:])
+    quarter = max(1, len(warm) // 4)  # medians of quarters: RSS breathes with the GC
+    start = statistics.median(warm[:quarter])
+    end = statistics.median(warm[-quarter:])
     latency = {}
     for kind, lat in sorted(tally.latencies.items()):
         lat.sort()

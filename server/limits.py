@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -34,6 +35,8 @@ DEFAULT_MAX_CONCURRENT_RPCS = 1000
 """Calls and streams one server process runs at once (0 turns the limit off)."""
 UNLIMITED_PREFIXES = ("/grpc.health.v1.Health/",)
 """Methods never counted nor refused: probes must answer when the server is full."""
+LOG_EVERY_SECONDS = 10.0
+"""Refusals are logged at most this often (with a count), so overload cannot flood the log."""
 
 Handler = Any  # grpc.RpcMethodHandler (grpc ships no type hints)
 Context = Any  # grpc.aio.ServicerContext
@@ -54,6 +57,8 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
             "TOO_MANY_CONCURRENT_RPCS",
         )
         self._busy = (error.grpc_code, error.status.message, error.trailing_metadata)
+        self._refused = 0
+        self._logged_at = -LOG_EVERY_SECONDS
         # method -> (handler from the continuation, the admitting handler built for it)
         self._wrapped: dict[str, tuple[Handler, Handler]] = {}
 
@@ -90,7 +95,15 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
 
     async def _admit(self, context: Context) -> None:
         if self.in_flight >= self.limit:
-            _LOGGER.warning("refused a call: %d in flight (limit %d)", self.in_flight, self.limit)
+            self._refused += 1
+            now = time.monotonic()
+            if now - self._logged_at >= LOG_EVERY_SECONDS:
+                _LOGGER.warning(
+                    "at the limit of %d calls in flight: refused %d call(s) since the last report",
+                    self.limit,
+                    self._refused,
+                )
+                self._logged_at, self._refused = now, 0
             await context.abort(*self._busy)
         self.in_flight += 1
 

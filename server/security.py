@@ -15,6 +15,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,8 @@ TOKEN_ENV = "WAERR_TOKEN"
 """Environment variable holding the bearer token (when --token-file is not given)."""
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
 """Methods callable without the token: health probes carry no secrets."""
-EXIT_CONFIG = 2
+LOG_EVERY_SECONDS = 10.0
+"""Refusals are logged at most this often (with a count), so a scan cannot flood the log."""
 
 Handler = Any  # grpc.RpcMethodHandler (grpc ships no type hints)
 
@@ -93,6 +95,8 @@ class BearerTokenAuth(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         if not token:
             raise ValueError("the token must not be empty")
         self._expected = token.encode()
+        self._refused = 0
+        self._logged_at = -LOG_EVERY_SECONDS
 
     async def intercept_service(
         self,
@@ -107,8 +111,20 @@ class BearerTokenAuth(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         handler = await continuation(handler_call_details)
         if problem is None or handler is None:
             return handler  # unknown methods stay UNIMPLEMENTED
-        _LOGGER.info("refused %s: %s", method, problem)
+        self._log_refusal(method, problem)
         return _refusing(handler, problem)
+
+    def _log_refusal(self, method: str, problem: str) -> None:
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._logged_at >= LOG_EVERY_SECONDS:
+            _LOGGER.warning(
+                "refused %d unauthenticated call(s) since the last report; latest: %s: %s",
+                self._refused,
+                method,
+                problem,
+            )
+            self._logged_at, self._refused = now, 0
 
     def _problem(self, metadata: Any) -> str | None:
         """None when the caller sent the right token, else what is wrong."""

@@ -265,6 +265,12 @@ def _send_phone_payloads(channel: grpc.Channel) -> None:
     items = [pb.ClassifyItem(id=PHONE, payload=p) for p in _phone_payloads()]
     [response] = stub.ClassifyStream(iter([pb.ClassifyStreamRequest(items=items)]), timeout=5)
     assert len(response.results) == len(items)
+    raw = channel.unary_unary("/whatsapp.errors.v1.ErrorCatalogService/Classify")
+    text_not_utf8 = b"\x1a" + bytes([len(PHONE) + 1]) + PHONE.encode() + b"\xff"
+    for undecodable in (text_not_utf8, b"\xff" + PHONE.encode()):
+        with pytest.raises(grpc.RpcError) as caught:
+            raw(undecodable, timeout=5)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_no_payload_content_in_logs_at_info(caplog: pytest.LogCaptureFixture) -> None:
@@ -277,7 +283,7 @@ def test_no_payload_content_in_logs_at_info(caplog: pytest.LogCaptureFixture) ->
             _send_phone_payloads(intercepted)
     finally:
         thread.stop()
-    assert caplog.records, "the server logs at INFO (start-up, refusals)"
+    assert caplog.records, "the server logs at INFO (catalog load, the refusal warning)"
     logged = caplog.text + "".join(str(r.args) for r in caplog.records)
     assert PHONE not in logged
     assert TOKEN not in logged
