@@ -73,7 +73,7 @@ class StreamState:
     def broken(self, exc: grpc.RpcError, got_answer: bool, failures: int) -> int:
         """Consecutive failures so far, or the StreamError to raise when not to reconnect."""
         failures = 0 if got_answer else failures + 1
-        if exc.code() != grpc.StatusCode.UNAVAILABLE or failures > MAX_RECONNECTS:
+        if not _connection_lost(exc) or failures > MAX_RECONNECTS:
             raise StreamError(
                 exc.code(),
                 f"ClassifyStream failed after {self.answered} results: {describe(exc)}",
@@ -117,6 +117,21 @@ class StreamState:
                 self.answered,
             )
         return sent
+
+
+def _connection_lost(exc: grpc.RpcError) -> bool:
+    """UNAVAILABLE, or how grpc.aio reports a write racing the server's going away.
+
+    grpc.aio replaces the real status with INTERNAL "Internal error from Core"
+    (debug string `Failed "execute_batch": (SendMessageOperation...)`) when a
+    write fails on a stream the server already closed (grpc/grpc#36066).
+    Resending is safe either way: every method here only reads.
+    """
+    code = exc.code()
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return True
+    debug = getattr(exc, "debug_error_string", lambda: "")() or ""
+    return code == grpc.StatusCode.INTERNAL and "execute_batch" in debug
 
 
 class Attempt:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,16 @@ def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
     struct.update(value)
     return struct
+
+
+def all_connected(call: Callable[[], object], counters: list[CallCounter]) -> None:
+    """Calls until every replica has answered once: round-robin only uses connected ones."""
+    deadline = time.monotonic() + 10
+    while not all(counter.calls for counter in counters):
+        assert time.monotonic() < deadline, [len(c.calls) for c in counters]
+        call()
+    for counter in counters:
+        counter.calls.clear()
 
 
 def stream_inputs(count: int) -> Iterator[bytes]:
@@ -340,7 +350,7 @@ def test_round_robin_spreads_calls_and_survives_two_stopped_replicas() -> None:
     stopped = []
     try:
         with ErrorClient([s.target for s, _ in servers]) as errors:
-            errors.wait_ready()
+            all_connected(lambda: errors.get_error(131047), [c for _, c in servers])
             for _ in range(30):
                 errors.get_error(131047)
             counts = [counter.calls.count("GetError") for _, counter in servers]
