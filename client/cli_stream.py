@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs shipped
 
-from client.cli_format import enum_label, result_json_line, table
+from client.cli_format import ResultLines, enum_label, table
 from client.decisions import should_retry
 from client.sync_client import ErrorClient
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
@@ -106,6 +106,7 @@ def classify_file(
     before that is already written.
     """
     tally = Tally()
+    lines = ResultLines()
     with tqdm(
         total=total,
         unit=" items",
@@ -119,7 +120,7 @@ def classify_file(
         results = client.classify_stream(read_items(source), batch_size=batch_size, window=window)
         try:
             for result in results:
-                out.write(result_json_line(result))
+                out.write(lines.line(result))
                 tally.add(result)
                 bar.update(1)
         finally:
