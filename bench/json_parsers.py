@@ -1,0 +1,129 @@
+"""Which JSON parser the classifier should use: stdlib json vs orjson vs msgspec.
+
+`python -m bench.json_parsers` times each parser on realistic webhook bodies
+(the benchmark's mixed workload, one failed status as Meta sends it, and a
+batched webhook of 100 statuses with pricing and conversation blocks) and
+prints two small tables: parsing alone, and parsing plus finding every error
+(`server.payloads.extract_errors` on the parsed document, or the typed msgspec
+decoder of `server.fastpath` that skips unused fields while parsing).
+Numbers are microseconds per body, best of several rounds, in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+import orjson
+
+from bench import workload
+from server.fastpath import extract_webhook_errors
+from server.payloads import extract_errors
+
+_LOGGER = logging.getLogger(__name__)
+
+_MSGSPEC = msgspec.json.Decoder()
+
+PARSERS: dict[str, Callable[[bytes], Any]] = {
+    "json (stdlib)": json.loads,
+    "orjson": orjson.loads,
+    "msgspec (untyped)": _MSGSPEC.decode,
+}
+"""Each parser turns a body into plain dicts and lists."""
+
+EXTRACTORS: dict[str, Callable[[bytes], Any]] = {
+    "json + extract_errors": lambda body: extract_errors(json.loads(body)),
+    "orjson + extract_errors": lambda body: extract_errors(orjson.loads(body)),
+    "msgspec + extract_errors": lambda body: extract_errors(_MSGSPEC.decode(body)),
+    "msgspec typed (fastpath)": extract_webhook_errors,
+}
+"""Each turns a body into the errors it holds (what Classify does before lookups)."""
+
+
+def batched_webhook(statuses: int, seed: int = workload.SEED) -> bytes:
+    """One webhook carrying `statuses` statuses (a fifth failed), as busy accounts get them."""
+    rng = random.Random(seed)
+    codes = workload.catalog_codes()
+    items = []
+    for i in range(statuses):
+        failed = i % 5 == 0
+        errors = [workload._error(rng, rng.choice(codes))] if failed else []
+        items.append(workload._status(rng, "failed" if failed else "delivered", errors))
+    body = workload._webhook(rng, {"statuses": items})
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def workloads() -> dict[str, list[bytes]]:
+    """The bodies timed, by name."""
+    mixed = workload.mixed_payloads(2000)
+    failed = workload.mixed_payloads(1, mix=workload.Mix(100, 0, 0, 0, 0, 0))
+    return {
+        "mixed (2000 bodies)": mixed,
+        "1 failed status": failed * 200,
+        "100 statuses": [batched_webhook(100)] * 20,
+    }
+
+
+def time_per_body(run: Callable[[bytes], Any], bodies: Sequence[bytes], rounds: int) -> float:
+    """Microseconds per body: the best of `rounds` passes over `bodies`."""
+    for body in bodies[:50]:  # warm-up
+        run(body)
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for body in bodies:
+            run(body)
+        best = min(best, time.perf_counter() - start)
+    return best / len(bodies) * 1e6
+
+
+def table(
+    title: str,
+    runners: dict[str, Callable[[bytes], Any]],
+    loads: dict[str, list[bytes]],
+    rounds: int,
+) -> list[str]:
+    """One Markdown table: a row per runner, a column per workload, speed-up vs the first row."""
+    names = list(loads)
+    header = f"| {title} | " + " | ".join(f"{n} µs" for n in names) + " | vs first row |"
+    lines = [header, "|---" * (len(names) + 2) + "|"]
+    baseline: list[float] = []
+    for runner_name, run in runners.items():
+        times = [time_per_body(run, loads[n], rounds) for n in names]
+        if not baseline:
+            baseline = times
+        speedup = sum(b / t for b, t in zip(baseline, times, strict=True)) / len(times)
+        cells = " | ".join(f"{t:.2f}" for t in times)
+        lines.append(f"| {runner_name} | {cells} | {speedup:.1f}x |")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Prints the two tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="passes per cell (best is kept)")
+    args = parser.parse_args(argv)
+    loads = workloads()
+    sizes = ", ".join(
+        f"{name}: {sum(map(len, bodies)) // len(bodies)} B" for name, bodies in loads.items()
+    )
+    print(
+        f"Python {platform.python_version()}, orjson {orjson.__version__}, "
+        f"msgspec {msgspec.__version__}; mean body size: {sizes}"
+    )
+    print()
+    print("\n".join(table("parse only", PARSERS, loads, args.rounds)))
+    print()
+    print("\n".join(table("parse + find errors", EXTRACTORS, loads, args.rounds)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
