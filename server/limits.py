@@ -41,6 +41,8 @@ LOG_EVERY_SECONDS = 10.0
 Handler = Any  # grpc.RpcMethodHandler (grpc ships no type hints)
 Context = Any  # grpc.aio.ServicerContext
 Decode = Callable[[bytes], Any]
+Read = Callable[[Any, Context], Any]
+"""Turns what grpcio hands the handler (bytes, or an iterator of them) into messages."""
 
 
 class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is untyped
@@ -93,40 +95,48 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
         behavior = self._unary_out(handler.unary_unary, _unary_in(decode))
         return handler._replace(unary_unary=behavior, request_deserializer=None)
 
-    async def _admit(self, context: Context) -> None:
-        if self.in_flight >= self.limit:
-            self._refused += 1
-            now = time.monotonic()
-            if now - self._logged_at >= LOG_EVERY_SECONDS:
-                _LOGGER.warning(
-                    "at the limit of %d calls in flight: refused %d call(s) since the last report",
-                    self.limit,
-                    self._refused,
-                )
-                self._logged_at, self._refused = now, 0
-            await context.abort(*self._busy)
-        self.in_flight += 1
+    async def _refuse(self, context: Context) -> None:
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._logged_at >= LOG_EVERY_SECONDS:
+            _LOGGER.warning(
+                "at the limit of %d calls in flight: refused %d call(s) since the last report",
+                self.limit,
+                self._refused,
+            )
+            self._logged_at, self._refused = now, 0
+        await context.abort(*self._busy)
 
-    def _unary_out(
-        self, behavior: Callable[..., Any], read: Callable[[Any, Context], Awaitable[Any]]
-    ) -> Callable[..., Any]:
+    # The wrappers inline the check and the decoding: one coroutine frame per call.
+
+    def _unary_out(self, behavior: Callable[..., Any], read: Read) -> Callable[..., Any]:
         async def admitted(raw: Any, context: Context) -> Any:
-            await self._admit(context)
+            if self.in_flight >= self.limit:
+                await self._refuse(context)
+            self.in_flight += 1
             try:
-                result = behavior(await read(raw, context), context)
+                try:
+                    request = read(raw, context)
+                except DecodeError as exc:
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _undecodable(exc))
+                result = behavior(request, context)
                 return await result if inspect.isawaitable(result) else result
             finally:
                 self.in_flight -= 1
 
         return admitted
 
-    def _stream_out(
-        self, behavior: Callable[..., Any], read: Callable[[Any, Context], Awaitable[Any]]
-    ) -> Callable[..., Any]:
+    def _stream_out(self, behavior: Callable[..., Any], read: Read) -> Callable[..., Any]:
         async def admitted(raw: Any, context: Context) -> AsyncIterator[Any]:
-            await self._admit(context)
+            if self.in_flight >= self.limit:
+                await self._refuse(context)
+            self.in_flight += 1
             try:
-                result = behavior(await read(raw, context), context)
+                try:
+                    request = read(raw, context)
+                except DecodeError as exc:
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _undecodable(exc))
+                result = behavior(request, context)
                 if inspect.isawaitable(result):  # a handler that writes with context.write()
                     await result
                     return
@@ -138,24 +148,19 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
         return admitted
 
 
-def _unary_in(decode: Decode | None) -> Callable[[Any, Context], Awaitable[Any]]:
-    """Decodes a unary request, ending the call with INVALID_ARGUMENT if it cannot."""
+def _unary_in(decode: Decode | None) -> Read:
+    """Decodes a unary request (DecodeError if it cannot be)."""
 
-    async def read(raw: Any, context: Context) -> Any:
-        if decode is None:
-            return raw
-        try:
-            return decode(raw)
-        except DecodeError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _undecodable(exc))
+    def read(raw: Any, context: Context) -> Any:
+        return raw if decode is None else decode(raw)
 
     return read
 
 
-def _stream_in(decode: Decode | None) -> Callable[[Any, Context], Awaitable[Any]]:
+def _stream_in(decode: Decode | None) -> Read:
     """Decodes each message of a request stream as the handler reads it."""
 
-    async def read(raw_iterator: Any, context: Context) -> Any:
+    def read(raw_iterator: Any, context: Context) -> Any:
         if decode is None:
             return raw_iterator
 
