@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -286,8 +287,15 @@ def test_overlay_end_to_end(tmp_path: Path) -> None:
 
 def test_sighup_reaches_every_worker(tmp_path: Path) -> None:
     path = catalog_copy(tmp_path, "2026.11.25")
-    server = Process("--catalog", str(path), "--workers", "2")
+    metrics_port = free_port()
+    server = Process("--catalog", str(path), "--workers", "2", "--metrics-port", str(metrics_port))
     try:
+        # Worker i serves /metrics on metrics_port + i once it is up: wait for both.
+        deadline = time.monotonic() + 15
+        while not all(metrics_up(metrics_port + i) for i in range(2)):
+            assert time.monotonic() < deadline, "the workers did not both start"
+            time.sleep(0.05)
+        time.sleep(0.3)  # from /metrics up to the SIGHUP handler: a few lines of serve()
         set_version(path, "2026.12.25")
         server.popen.send_signal(signal.SIGHUP)  # to the supervisor, which forwards it
         # Fresh connections land on either worker (SO_REUSEPORT): 8 in a row must be new.
@@ -304,3 +312,11 @@ def fresh_version(port: int) -> str:
     """The version a brand-new connection is answered with."""
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         return version_of(pb_grpc.ErrorCatalogServiceStub(channel))
+
+
+def metrics_up(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1):
+            return True
+    except OSError:
+        return False
