@@ -33,7 +33,8 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_WINDOW = 4
 """Batches in flight per stream: enough to keep the server busy, little memory."""
 MAX_RECONNECTS = 1
-"""New streams tried in a row without a single answer before giving up."""
+"""New streams tried after a break until one gets an answer (each new stream also has the
+channel's own UNAVAILABLE retries while it connects)."""
 _POLL_SECONDS = 0.1
 
 
@@ -72,7 +73,7 @@ class StreamState:
 
     def broken(self, exc: grpc.RpcError, got_answer: bool, failures: int) -> int:
         """Consecutive failures so far, or the StreamError to raise when not to reconnect."""
-        failures = 0 if got_answer else failures + 1
+        failures = 1 if got_answer else failures + 1
         if not _connection_lost(exc) or failures > MAX_RECONNECTS:
             raise StreamError(
                 exc.code(),
