@@ -89,7 +89,10 @@ class Classifier:
 
     def classify_struct(self, struct: struct_pb2.Struct, field: str = "json") -> list[Decision]:
         """A JSON body pasted as an object (grpcurl users)."""
-        document = json_format.MessageToDict(struct)
+        try:
+            document = json_format.MessageToDict(struct)
+        except (ValueError, json_format.Error) as exc:  # NaN or Infinity: JSON has neither
+            raise InputError(field, f"not representable as JSON: {exc}") from None
         if not document:
             raise InputError(field, "the JSON object is empty")
         return self.classify_document(document, field)

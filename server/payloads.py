@@ -87,7 +87,7 @@ def parse_code(value: Any, field: str) -> int | None:
     else:
         raise InputError(field, f"a code must be a number, got {type(value).__name__}")
     if code < 0 or code > MAX_CODE:
-        raise InputError(field, f"a code must be between 0 and {MAX_CODE}, got {code}")
+        raise InputError(field, f"a code must be between 0 and {MAX_CODE}, got {_show(code)}")
     return code
 
 
