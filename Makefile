@@ -10,6 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 50051
+METRICS_PORT ?= 9464
 PROTO_DIR := protos
 GEN_DIR := $(PROTO_DIR)/whatsapp/errors/v1
 THIRD_PARTY := .build/third_party
@@ -59,8 +60,8 @@ test: install ## Run the whole test suite (real servers on port 0, real grpcurl)
 fuzz: install ## Fuzz the classifier with hypothesis for a bounded time (FUZZ_SECONDS, default 60)
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} $(BIN)/python -m pytest -q tests/fuzz_classifier.py -p no:cacheprovider
 
-serve: install ## Serve the embedded catalog on $(HOST):$(PORT) (plaintext, reflection on)
-	$(BIN)/python -m server --host $(HOST) --port $(PORT)
+serve: install ## Serve the embedded catalog on $(HOST):$(PORT) (plaintext, reflection on, /metrics on $(METRICS_PORT))
+	$(BIN)/python -m server --host $(HOST) --port $(PORT) --metrics-port $(METRICS_PORT)
 
 bench: install ## Benchmark on loopback; writes bench/results/*.json and a PNG chart
 	$(BIN)/python -m bench
