@@ -28,11 +28,11 @@ _LOGGER = logging.getLogger(__name__)
 REQUEST_ID_KEY = "x-request-id"
 """Metadata key a client sets to tie its request to our log lines."""
 FORMATS = ("auto", "json", "text")
-_MAX_ID = 128
 _SANE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 _MAX_DEBUG_CHARS = 2048
 _CALL: ContextVar[Any] = ContextVar("grpc_call", default=None)
-_REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+_REQUEST_ID: ContextVar[tuple[Any, str] | None] = ContextVar("request_id", default=None)
+"""(context, id) once worked out; keyed by the context so a stale one is never reused."""
 _STANDARD = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
     | {"message", "asctime", "request_id", "taskName"}
@@ -42,19 +42,18 @@ _STANDARD = frozenset(
 def bind_call(context: Any) -> None:
     """Marks the running task as serving the call `context` (cheap: no metadata read)."""
     _CALL.set(context)
-    _REQUEST_ID.set(None)
 
 
 def request_id() -> str | None:
     """The current call's request id (from metadata or generated), or None outside a call."""
-    rid = _REQUEST_ID.get()
-    if rid is not None:
-        return rid
     context = _CALL.get()
     if context is None:
         return None
+    cached = _REQUEST_ID.get()
+    if cached is not None and cached[0] is context:
+        return cached[1]
     rid = _from_metadata(context) or uuid.uuid4().hex
-    _REQUEST_ID.set(rid)
+    _REQUEST_ID.set((context, rid))
     return rid
 
 
