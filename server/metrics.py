@@ -4,8 +4,10 @@ Counting happens inside the servicer (`instrument` wraps each handler once;
 service.py reports classified items and stream batches). The hot path only
 bumps plain ints in dicts and one list slot per histogram observation, on
 the event-loop thread; a `Collector` turns them into metric families when
-Prometheus scrapes. That costs ~0.3 us per call instead of ~3 us for
-prometheus_client's locked Counter/Histogram children (README, Operating it).
+Prometheus scrapes. Measured in process: the wrapper alone adds ~0.6 us to a
+Classify call, counting ~1 us more (~2 us for a webhook), where
+prometheus_client's locked children would cost ~0.7 us per Counter.inc and
+~1.3 us per Histogram.observe, three to four of them per call.
 
 Names follow Prometheus conventions and the go-grpc-prometheus family for
 RPCs, so stock gRPC dashboards work:
