@@ -320,7 +320,7 @@ def _code_name(context: Any, exc: BaseException | None) -> str:
 class _Recorder:
     """Counts and times one method; label tuples are built once, here."""
 
-    __slots__ = ("_handled", "_hist", "_metrics", "_started", "_stub", "method")
+    __slots__ = ("_handled", "_hist", "_metrics", "_stub", "method")
 
     def __init__(self, metrics: Metrics | None, service: str, method: str, kind: str) -> None:
         self.method = method
