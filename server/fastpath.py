@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from server.payloads import MAX_CODE, RawError, parse_code
+from server.payloads import MAX_CODE, MAX_ERRORS, RawError, ensure_room, parse_code
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -181,6 +181,7 @@ def _walk_status(status: _Status, waba: str, phone: str, path: str, out: list[Ra
         if len(out) > before:
             return
     if state.lower() == "failed":
+        ensure_room(out, path)
         out.append(_raw(context, path))
 
 
@@ -190,6 +191,8 @@ def _walk_errors(
     message_id, recipient_id, state, timestamp, phone, waba = context
     for i, error in enumerate(errors):
         where = f"{path}.errors[{i}]"
+        if len(out) >= MAX_ERRORS:
+            ensure_room(out, where)
         code = _code(error.code, where, "code")
         if error.code is _UNSET:
             code = _code(error.error_code, where, "error_code")

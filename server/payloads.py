@@ -17,6 +17,8 @@ import orjson
 _LOGGER = logging.getLogger(__name__)
 
 MAX_CODE = 2**63 - 1
+MAX_ERRORS = 10_000
+"""Most errors one payload may hold: bounds the work (and the response) one request causes."""
 
 _CODE_KEYS = ("code", "error_code", "errorCode")
 _TITLE_KEYS = ("title", "error_user_title", "reason")
@@ -179,6 +181,7 @@ def _walk_status(status: dict[str, Any], ctx: RawError, path: str, out: list[Raw
         if len(out) > before:
             return
     if status_ctx.status.lower() == "failed":  # a failure with no error item is still a failure
+        ensure_room(out, path)
         out.append(_copy(status_ctx, path=path))
 
 
@@ -188,6 +191,7 @@ def _walk_errors(obj: dict[str, Any], ctx: RawError, path: str, out: list[RawErr
 
 
 def _walk_error(item: Any, ctx: RawError, path: str, out: list[RawError]) -> None:
+    ensure_room(out, path)
     if isinstance(item, str):
         out.append(_copy(ctx, path=path, message=item))
         return
@@ -225,6 +229,12 @@ def _walk_error(item: Any, ctx: RawError, path: str, out: list[RawError]) -> Non
             raw.http_status = status
             break
     out.append(raw)
+
+
+def ensure_room(out: list[RawError], path: str) -> None:
+    """Refuses the error at `path` when the payload already holds MAX_ERRORS."""
+    if len(out) >= MAX_ERRORS:
+        raise InputError(path, f"more than {MAX_ERRORS} errors in one payload")
 
 
 def _with_status(obj: dict[str, Any], ctx: RawError) -> RawError:

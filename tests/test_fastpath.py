@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import grpc
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,8 +17,10 @@ from hypothesis import strategies as st
 
 from bench.workload import mixed_payloads
 from server.fastpath import extract_webhook_errors
-from server.payloads import InputError, RawError, extract_errors, loads
+from server.payloads import MAX_ERRORS, InputError, RawError, extract_errors, loads
 from tests.test_corpus import CASES
+from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 
 def generic(payload: bytes) -> list[RawError] | str:
@@ -158,3 +161,27 @@ _webhook = st.fixed_dictionaries(
 @given(_webhook)
 def test_generated_webhooks_agree(webhook: dict[str, Any]) -> None:
     assert_agree(orjson.dumps(webhook))
+
+
+def _many_errors(count: int) -> bytes:
+    errors = [{"code": 131047}] * count
+    return orjson.dumps({"entry": [{"changes": [{"value": {"statuses": [{"errors": errors}]}}]}]})
+
+
+def test_errors_per_payload_are_capped_the_same_way_on_both_paths() -> None:
+    assert len(fast(_many_errors(MAX_ERRORS))) == MAX_ERRORS  # type: ignore[arg-type]
+    refused = fast(_many_errors(MAX_ERRORS + 1))
+    assert refused == generic(_many_errors(MAX_ERRORS + 1))
+    assert f"more than {MAX_ERRORS} errors in one payload" in str(refused)
+    flat = b'{"errors": [' + b",".join([b"1"] * (MAX_ERRORS + 1)) + b"]}"
+    assert f"more than {MAX_ERRORS} errors" in str(generic(flat))
+
+
+def test_a_small_payload_cannot_make_unbounded_work(
+    stub: pb_grpc.ErrorCatalogServiceStub,
+) -> None:
+    flat = b'{"errors": [' + b",".join([b"1"] * 100_000) + b"]}"  # 200 KB, 100k errors
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.Classify(pb.ClassifyRequest(payload=flat), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "more than 10000 errors in one payload" in (refused.value.details() or "")
