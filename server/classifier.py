@@ -32,6 +32,8 @@ CONF_FAMILY = 0.5
 CONF_HTTP = 0.7
 CONF_TRANSIENT = 0.3
 _INFERRED_CACHE_MAX = 4096
+MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+"""Largest JSON body one input may carry (the proto documents it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,10 @@ class Classifier:
         """A raw JSON body: one decision per error found, in payload order."""
         if not payload:
             raise InputError(field, "the payload is empty")
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise InputError(
+                field, f"{len(payload)} bytes is over the limit of {MAX_PAYLOAD_BYTES} (4 MiB)"
+            )
         found = extract_webhook_errors(payload, field)
         if found is None:
             found = extract_errors(loads(payload, field), field)

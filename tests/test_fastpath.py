@@ -185,3 +185,11 @@ def test_a_small_payload_cannot_make_unbounded_work(
         stub.Classify(pb.ClassifyRequest(payload=flat), timeout=10)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "more than 10000 errors in one payload" in (refused.value.details() or "")
+
+
+def test_a_payload_over_4_mib_is_refused_by_size(stub: pb_grpc.ErrorCatalogServiceStub) -> None:
+    body = b'{"errors": [], "pad": "' + b"x" * (4 * 1024 * 1024) + b'"}'
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.Classify(pb.ClassifyRequest(payload=body), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "over the limit of 4194304 (4 MiB)" in (refused.value.details() or "")
