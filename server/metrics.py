@@ -312,9 +312,20 @@ def _code_name(context: Any, exc: BaseException | None) -> str:
         return code.name if isinstance(code, grpc.StatusCode) else str(code)
     if exc is None:
         return "OK"
+    if isinstance(exc, _ExpiredError):
+        return "DEADLINE_EXCEEDED"
     if isinstance(exc, (GeneratorExit, asyncio.CancelledError)):
-        return "CANCELLED"
+        return "DEADLINE_EXCEEDED" if _expired(context) else "CANCELLED"
     return "UNKNOWN"
+
+
+class _ExpiredError(Exception):
+    """Marks a stream that ended because its deadline passed."""
+
+
+def _expired(context: Any) -> bool:
+    remaining = context.time_remaining()
+    return remaining is not None and remaining <= 0
 
 
 class _Recorder:
@@ -339,8 +350,21 @@ class _Recorder:
             started[self._stub] += 1
         return time.perf_counter()
 
+    def finish_stream(self, context: Any, began: float) -> None:
+        """A response stream ended without an error.
+
+        When a deadline passes, grpc.aio often just ends the request stream, so
+        the handler returns normally: the deadline itself says what happened.
+        A client's cancel can end it the same way and is then counted as OK.
+        """
+        self._record(
+            context, time.perf_counter() - began, _ExpiredError() if _expired(context) else None
+        )
+
     def finish(self, context: Any, began: float, exc: BaseException | None) -> None:
-        elapsed = time.perf_counter() - began
+        self._record(context, time.perf_counter() - began, exc)
+
+    def _record(self, context: Any, elapsed: float, exc: BaseException | None) -> None:
         metrics = self._metrics
         code: str | None = None
         if metrics is not None:
@@ -390,7 +414,7 @@ def _wrap_stream_response(recorder: _Recorder, method: Callable[..., Any]) -> Ca
         except BaseException as exc:
             recorder.finish(context, began, exc)
             raise
-        recorder.finish(context, began, None)
+        recorder.finish_stream(context, began)
 
     return handler
 

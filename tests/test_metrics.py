@@ -8,6 +8,8 @@ the catalog.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -159,3 +161,28 @@ def test_names_follow_prometheus_conventions(metrics_server: ServerThread) -> No
 
 def test_metrics_are_off_unless_asked(server: ServerThread) -> None:
     assert server.running.metrics is None
+
+
+def test_a_stream_past_its_deadline_is_counted_as_deadline_exceeded(
+    metrics_server: ServerThread, metrics_stub: pb_grpc.ErrorCatalogServiceStub
+) -> None:
+    """grpc.aio may end the handler's request stream normally at the deadline: still counted."""
+    port = metrics_server.running.metrics.port  # type: ignore[union-attr]
+    labels = rpc("ClassifyStream", "bidi_stream", grpc_code="DEADLINE_EXCEEDED")
+    before = value(scrape(port)[0], "grpc_server_handled_total", **labels)
+    release = threading.Event()
+
+    def stalled() -> Iterator[pb.ClassifyStreamRequest]:
+        yield pb.ClassifyStreamRequest(items=[pb.ClassifyItem(code=131026)])
+        release.wait(30)  # sends nothing more until the deadline has passed
+
+    for _ in range(3):
+        answers = metrics_stub.ClassifyStream(stalled(), timeout=0.3)
+        with pytest.raises(grpc.RpcError) as ended:
+            list(answers)
+        assert ended.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    release.set()
+    deadline = time.monotonic() + 10
+    while value(scrape(port)[0], "grpc_server_handled_total", **labels) != before + 3:
+        assert time.monotonic() < deadline, "the expired streams were not counted"
+        time.sleep(0.05)
