@@ -34,6 +34,10 @@ CONF_TRANSIENT = 0.3
 _INFERRED_CACHE_MAX = 4096
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 """Largest JSON body one input may carry (the proto documents it)."""
+MAX_CONTEXT_ID = 256
+"""Longest id-like string (wamid, recipient, status, timestamp...) echoed in a context."""
+MAX_CONTEXT_TEXT = 1024
+"""Longest text (title, message, details, href, path) echoed in a context."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,23 +230,29 @@ class Classifier:
 
 
 def context_of(raw: RawError) -> pb.ErrorContext:
-    """The ErrorContext message for one error found in an input."""
+    """The ErrorContext message for one error found in an input.
+
+    Echoed strings are capped (ids at 256 characters, texts at 1024): the
+    context repeats a status's ids for each of its errors, so uncapped a
+    100 KB payload could ask for gigabytes of response.
+    """
+    ids, texts = MAX_CONTEXT_ID, MAX_CONTEXT_TEXT
     context = pb.ErrorContext(
-        path=raw.path,
-        message_id=raw.message_id,
-        recipient_id=raw.recipient_id,
-        status=raw.status,
-        timestamp=raw.timestamp,
-        phone_number_id=raw.phone_number_id,
-        business_account_id=raw.business_account_id,
+        path=raw.path[:texts],
+        message_id=raw.message_id[:ids],
+        recipient_id=raw.recipient_id[:ids],
+        status=raw.status[:ids],
+        timestamp=raw.timestamp[:ids],
+        phone_number_id=raw.phone_number_id[:ids],
+        business_account_id=raw.business_account_id[:ids],
         original_code=raw.code or 0,
         original_subcode=raw.subcode or 0,
-        title=raw.title,
-        message=raw.message,
-        details=raw.details,
-        href=raw.href,
-        fbtrace_id=raw.fbtrace_id,
-        error_type=raw.error_type,
+        title=raw.title[:texts],
+        message=raw.message[:texts],
+        details=raw.details[:texts],
+        href=raw.href[:texts],
+        fbtrace_id=raw.fbtrace_id[:ids],
+        error_type=raw.error_type[:ids],
         http_status=raw.http_status,
     )
     if raw.is_transient is not None:

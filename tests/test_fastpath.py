@@ -193,3 +193,12 @@ def test_a_payload_over_4_mib_is_refused_by_size(stub: pb_grpc.ErrorCatalogServi
         stub.Classify(pb.ClassifyRequest(payload=body), timeout=10)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "over the limit of 4194304 (4 MiB)" in (refused.value.details() or "")
+
+
+def test_echoed_context_strings_are_capped(stub: pb_grpc.ErrorCatalogServiceStub) -> None:
+    error = {"code": 131047, "message": "m" * 5000}
+    status = {"id": "w" * 5000, "status": "failed", "errors": [error]}
+    body = orjson.dumps({"entry": [{"changes": [{"value": {"statuses": [status]}}]}]})
+    context = stub.Classify(pb.ClassifyRequest(payload=body), timeout=10).classifications[0].context
+    assert context.message_id == "w" * 256
+    assert context.message == "m" * 1024

@@ -165,9 +165,12 @@ def test_refused_and_failed_calls_give_their_slots_back(
 def test_a_response_over_the_message_limit_is_resource_exhausted(
     limited_stub: pb_grpc.ErrorCatalogServiceStub,
 ) -> None:
-    # ~240 bytes of classification per listed error: 40,000 errors is a ~9.6 MB answer.
-    payload = orjson.dumps({"errors": [131047] * 40_000})
-    assert len(payload) < MAX_MESSAGE_BYTES
+    # Every error of a status echoes the status's ids (each capped at 256 characters):
+    # 10,000 errors (the most one payload may hold) under long ids is a ~13 MB answer.
+    status = {key: "9" * 256 for key in ("id", "status", "timestamp", "recipient_id")}
+    status["errors"] = [131047] * 10_000
+    payload = orjson.dumps({"statuses": [status]})
+    assert len(payload) < 100_000
     with pytest.raises(grpc.RpcError) as too_big:
         limited_stub.Classify(pb.ClassifyRequest(payload=payload), timeout=30)
     assert too_big.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
