@@ -167,7 +167,9 @@ def test_a_response_over_the_message_limit_is_resource_exhausted(
 ) -> None:
     # Every error of a status echoes the status's ids (each capped at 256 characters):
     # 10,000 errors (the most one payload may hold) under long ids is a ~13 MB answer.
-    status = {key: "9" * 256 for key in ("id", "status", "timestamp", "recipient_id")}
+    status: dict[str, object] = {
+        key: "9" * 256 for key in ("id", "status", "timestamp", "recipient_id")
+    }
     status["errors"] = [131047] * 10_000
     payload = orjson.dumps({"statuses": [status]})
     assert len(payload) < 100_000
