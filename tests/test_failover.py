@@ -1,0 +1,137 @@
+"""SIGKILL one of three replicas mid-load: not one classification fails.
+
+Three real `python -m server` processes sit behind one round-robin client
+(`client.ErrorClient` with a list of addresses). Unary calls keep running in
+threads and a long ClassifyStream is under way when the replica carrying that
+stream (found from each replica's own /metrics) is killed without warning;
+UNAVAILABLE retries (channel service config) and resent stream batches
+(client/streaming.py) must hide the loss completely.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import orjson
+import pytest
+
+from bench.procs import ROOT, free_port, wait_serving
+from client import ErrorClient
+from server.app import SERVICE_NAME
+from tests.test_metrics import scrape, value
+
+STATUS_WEBHOOK = orjson.dumps(
+    {
+        "entry": [
+            {
+                "changes": [
+                    {
+                        "value": {
+                            "statuses": [
+                                {"id": "wamid.X", "status": "failed", "errors": [{"code": 131047}]}
+                            ]
+                        }
+                    }
+                ]
+            }
+        ]
+    }
+)
+STREAM_ITEMS = 60_000
+
+
+@dataclass
+class Replica:
+    popen: subprocess.Popen[bytes]
+    port: int
+    metrics_port: int
+
+    def streams_started(self) -> float:
+        samples, _ = scrape(self.metrics_port)
+        return value(
+            samples,
+            "grpc_server_started_total",
+            grpc_service=SERVICE_NAME,
+            grpc_method="ClassifyStream",
+            grpc_type="bidi_stream",
+        )
+
+
+@pytest.fixture
+def replicas() -> Iterator[list[Replica]]:
+    started: list[Replica] = []
+    try:
+        for _ in range(3):
+            port, metrics_port = free_port(), free_port()
+            cmd = [
+                *(sys.executable, "-m", "server", "--port", str(port), "--workers", "1"),
+                *("--metrics-port", str(metrics_port), "--log-level", "WARNING"),
+            ]
+            popen = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.DEVNULL)
+            started.append(Replica(popen, port, metrics_port))
+        for replica in started:
+            wait_serving(replica.port, timeout=30)
+        yield started
+    finally:
+        for replica in started:
+            if replica.popen.poll() is None:
+                replica.popen.kill()
+            replica.popen.wait()
+
+
+def test_killing_the_streaming_replica_loses_no_classification(
+    replicas: list[Replica],
+) -> None:
+    target = ",".join(f"127.0.0.1:{r.port}" for r in replicas)
+    failures: list[BaseException] = []
+    unary_done = 0
+    stop = threading.Event()
+
+    with ErrorClient(target, timeout=20) as client:
+        client.wait_ready()
+
+        def unary_load() -> None:
+            nonlocal unary_done
+            while not stop.is_set():
+                try:
+                    reply = client.classify(131047)
+                    assert reply.classifications[0].error_info.code == 131047
+                    unary_done += 1
+                except BaseException as exc:  # collected, reported by the test
+                    failures.append(exc)
+
+        threads = [threading.Thread(target=unary_load) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+
+        stream = client.classify_stream(STATUS_WEBHOOK for _ in range(STREAM_ITEMS))
+        ids: list[str] = []
+        victim: Replica | None = None
+        for result in stream:
+            assert result.status.code == 0, result.status.message
+            assert result.classifications[0].error_info.code == 131047
+            ids.append(result.id)
+            if len(ids) == STREAM_ITEMS // 4:
+                carriers = [r for r in replicas if r.streams_started() > 0]
+                assert len(carriers) == 1, "one stream, one replica"
+                victim = carriers[0]
+                before_kill = unary_done
+                victim.popen.send_signal(signal.SIGKILL)
+        time.sleep(0.5)  # unary calls keep going on the survivors
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+
+    assert victim is not None
+    assert victim.popen.wait(timeout=10) == -signal.SIGKILL
+    survivors = [r for r in replicas if r is not victim]
+    assert sum(r.streams_started() for r in survivors) >= 1  # the stream moved on
+    assert failures == []
+    assert ids == [str(i) for i in range(STREAM_ITEMS)]  # every item once, in order
+    assert unary_done > before_kill  # unary load went on after the kill
