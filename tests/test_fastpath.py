@@ -62,11 +62,27 @@ def test_the_fast_path_answers_the_common_shapes() -> None:
     payloads = mixed_payloads(500)
     answered = sum(assert_agree(payload) for payload in payloads)
     webhooks = sum(payload.startswith(b'{"object"') for payload in payloads)
-    assert answered == webhooks  # every webhook of the mix, none of the Graph errors
+    assert answered == len(payloads)  # every webhook and Graph API error of the mix
+    assert 0 < webhooks < len(payloads)
+
+
+def test_graph_api_errors_take_the_fast_path_and_agree() -> None:
+    for payload in (
+        b'{"error": {"code": 131047}}',
+        b'{"error": "Session expired"}',
+        b'{"error": {"message": "(#131056) pair rate", "code": "131056", "error_subcode": 2494100,'
+        b' "error_data": {"details": "slow down"}, "is_transient": "TRUE", "type": "x"}}',
+        b'{"error": {"code": 4}, "statuses": [{"errors": [{"code": 1}]}]}',  # `error` wins
+        b'{"error": {}}',
+    ):
+        assert assert_agree(payload), payload
 
 
 def test_it_declines_what_only_the_generic_path_reads() -> None:
-    assert fast(b'{"error": {"code": 131047}}') is None  # Graph API error
+    assert fast(b'{"error": null}') is None  # the generic path names the problem
+    assert fast(b'{"error": 131047}') is None
+    assert fast(b'{"error": {"error_data": [1]}}') is None
+    assert fast(b'{"code": 131047}') is None  # a bare error object
     assert fast(b"[1, 2]") is None
     assert fast(b'{"entry": [{"changes": [{"value": {"statuses": "x"}}]}]}') is None
     assert fast(b'{"entry": [], "pricing": "\xff"}') is None  # not UTF-8, even where skipped
@@ -161,6 +177,18 @@ _webhook = st.fixed_dictionaries(
 @given(_webhook)
 def test_generated_webhooks_agree(webhook: dict[str, Any]) -> None:
     assert_agree(orjson.dumps(webhook))
+
+
+_graph_body = st.fixed_dictionaries(
+    {"error": st.one_of(_error, st.text(max_size=12))},
+    optional={"statuses": st.just([{"errors": [{"code": 1}]}])},
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_graph_body)
+def test_generated_graph_errors_agree(body: dict[str, Any]) -> None:
+    assert assert_agree(orjson.dumps(body))
 
 
 def _many_errors(count: int) -> bytes:
