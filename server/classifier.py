@@ -234,30 +234,47 @@ def context_of(raw: RawError) -> pb.ErrorContext:
 
     Echoed strings are capped (ids at 256 characters, texts at 1024): the
     context repeats a status's ids for each of its errors, so uncapped a
-    100 KB payload could ask for gigabytes of response.
+    100 KB payload could ask for gigabytes of response. Only fields that are
+    set are passed: each keyword costs the message constructor a field set,
+    and a typical error leaves a quarter of them empty.
     """
     ids, texts = MAX_CONTEXT_ID, MAX_CONTEXT_TEXT
-    context = pb.ErrorContext(
-        path=raw.path[:texts],
-        message_id=raw.message_id[:ids],
-        recipient_id=raw.recipient_id[:ids],
-        status=raw.status[:ids],
-        timestamp=raw.timestamp[:ids],
-        phone_number_id=raw.phone_number_id[:ids],
-        business_account_id=raw.business_account_id[:ids],
-        original_code=raw.code or 0,
-        original_subcode=raw.subcode or 0,
-        title=raw.title[:texts],
-        message=raw.message[:texts],
-        details=raw.details[:texts],
-        href=raw.href[:texts],
-        fbtrace_id=raw.fbtrace_id[:ids],
-        error_type=raw.error_type[:ids],
-        http_status=raw.http_status,
-    )
+    fields: dict[str, Any] = {}
+    if raw.path:
+        fields["path"] = raw.path[:texts]
+    if raw.message_id:
+        fields["message_id"] = raw.message_id[:ids]
+    if raw.recipient_id:
+        fields["recipient_id"] = raw.recipient_id[:ids]
+    if raw.status:
+        fields["status"] = raw.status[:ids]
+    if raw.timestamp:
+        fields["timestamp"] = raw.timestamp[:ids]
+    if raw.phone_number_id:
+        fields["phone_number_id"] = raw.phone_number_id[:ids]
+    if raw.business_account_id:
+        fields["business_account_id"] = raw.business_account_id[:ids]
+    if raw.code:
+        fields["original_code"] = raw.code
+    if raw.subcode:
+        fields["original_subcode"] = raw.subcode
+    if raw.title:
+        fields["title"] = raw.title[:texts]
+    if raw.message:
+        fields["message"] = raw.message[:texts]
+    if raw.details:
+        fields["details"] = raw.details[:texts]
+    if raw.href:
+        fields["href"] = raw.href[:texts]
+    if raw.fbtrace_id:
+        fields["fbtrace_id"] = raw.fbtrace_id[:ids]
+    if raw.error_type:
+        fields["error_type"] = raw.error_type[:ids]
+    if raw.http_status:
+        fields["http_status"] = raw.http_status
     if raw.is_transient is not None:
-        context.is_transient = raw.is_transient
-    return context
+        fields["is_transient"] = raw.is_transient
+    return pb.ErrorContext(**fields)
 
 
 def to_message(decision: Decision) -> pb.Classification:
