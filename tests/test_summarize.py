@@ -211,7 +211,10 @@ def test_a_cancelled_upload_stops_the_servers_work(stub: pb_grpc.ErrorCatalogSer
     read = PROBE.requests_read
     time.sleep(0.3)
     assert PROBE.requests_read == read
-    assert PROBE.responses_sent == 0
+    # grpc.aio sometimes ends a cancelled upload's request stream as if the client had
+    # finished (context.cancelled() is still False then, checked), so the handler may build
+    # its one report; it never reaches the client (FutureCancelledError above).
+    assert PROBE.responses_sent <= 1
 
 
 def test_bad_items_are_counted_never_dropped(stub: pb_grpc.ErrorCatalogServiceStub) -> None:
