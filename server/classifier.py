@@ -40,9 +40,14 @@ MAX_CONTEXT_TEXT = 1024
 """Longest text (title, message, details, href, path) echoed in a context."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
-    """One classified error: the entry it matched, how, and where it came from."""
+    """One classified error: the entry it matched, how, and where it came from.
+
+    Treat as read-only. Not `frozen`: a frozen dataclass sets each field
+    through object.__setattr__, 0.66 vs 0.20 us per decision, and a stream
+    item makes one or two.
+    """
 
     info: pb.ErrorInfo
     match_kind: pb.MatchKind.ValueType
