@@ -121,7 +121,18 @@ def _parsers_agree(payload: bytes) -> bool:
         decoded: Any = _MSGSPEC.decode(payload)
     except (msgspec.DecodeError, RecursionError):
         decoded = _FAILED
-    return bool(parsed == decoded)
+    return _same(parsed, decoded)
+
+
+def _same(left: Any, right: Any) -> bool:
+    """Equal and of the same types throughout: 2**64 == float(2**64), but they print apart."""
+    if type(left) is not type(right):
+        return False
+    if isinstance(left, dict):
+        return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
+    if isinstance(left, list):
+        return len(left) == len(right) and all(map(_same, left, right))
+    return bool(left == right)
 
 
 @ROUND
