@@ -1,4 +1,4 @@
-"""`python -m bench --quick` runs end to end: servers, load generator, JSON and chart.
+"""`python -m bench --quick` and `python -m bench.handler_cost` run end to end.
 
 Only that the benchmark works is asserted here; its numbers are never
 checked by tests (they are `make bench`'s job).
@@ -42,3 +42,12 @@ def test_quick_bench_writes_results_and_chart(tmp_path: Path) -> None:
     assert document["memory"]["end_mib"] > 0
     assert 0 < document["startup"]["median_s"] < 30
     assert (tmp_path / "quick.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_handler_cost_prints_every_stage() -> None:
+    cmd = [sys.executable, "-m", "bench.handler_cost", "--rounds", "1"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = {line.split("  ")[1].strip(): line for line in done.stdout.splitlines()[1:]}
+    assert set(lines) == {"whole handler", "decode requests", "classify payloads", "encode results"}
+    assert all(float(line.split()[-1]) > 0 for line in lines.values())
