@@ -101,13 +101,14 @@ def build_server(address: str, config: ServerConfig | None = None) -> RunningSer
     config = config or ServerConfig()
     classifier = Classifier(load_catalog(config.catalog_path, config.overlay_path))
     holder = ClassifierHolder(classifier)
+    metrics = Metrics() if config.metrics_port is not None else None
+    refused = metrics.refused_call if metrics is not None else None
     interceptors = [  # outermost first; auth before the limit: refusals take no slot
         *config.interceptors,
-        *auth_interceptors(config.token),
-        *limit_interceptors(config.max_concurrent_rpcs),
+        *auth_interceptors(config.token, refused),
+        *limit_interceptors(config.max_concurrent_rpcs, refused),
     ]
     server = grpc.aio.server(options=server_options(config), interceptors=interceptors or None)
-    metrics = Metrics() if config.metrics_port is not None else None
     servicer = ErrorCatalogServicer(holder, metrics)
     instrument(servicer, _SERVICE_DESCRIPTOR, SERVICE_NAME, metrics)  # request ids, metrics
     if metrics is not None:

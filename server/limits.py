@@ -48,7 +48,7 @@ Read = Callable[[Any, Context], Any]
 class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is untyped
     """Counts in-flight calls against `limit` (None: no limit) and decodes requests."""
 
-    def __init__(self, limit: int | None) -> None:
+    def __init__(self, limit: int | None, on_refused: Callable[[str], None] | None = None) -> None:
         if limit is not None and limit < 1:
             raise ValueError(f"the limit must be at least 1, got {limit}")
         self.limit = limit if limit is not None else float("inf")
@@ -61,6 +61,7 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
         self._busy = (error.grpc_code, error.status.message, error.trailing_metadata)
         self._refused = 0
         self._logged_at = -LOG_EVERY_SECONDS
+        self._note = on_refused or _ignore  # metrics: why a call was refused
         # method -> (handler from the continuation, the admitting handler built for it)
         self._wrapped: dict[str, tuple[Handler, Handler]] = {}
 
@@ -84,10 +85,10 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
     def _wrap(self, handler: Handler) -> Handler:
         decode: Decode | None = handler.request_deserializer
         if handler.request_streaming and handler.response_streaming:
-            behavior = self._stream_out(handler.stream_stream, _stream_in(decode))
+            behavior = self._stream_out(handler.stream_stream, _stream_in(decode, self._note))
             return handler._replace(stream_stream=behavior, request_deserializer=None)
         if handler.request_streaming:
-            behavior = self._unary_out(handler.stream_unary, _stream_in(decode))
+            behavior = self._unary_out(handler.stream_unary, _stream_in(decode, self._note))
             return handler._replace(stream_unary=behavior, request_deserializer=None)
         if handler.response_streaming:
             behavior = self._stream_out(handler.unary_stream, _unary_in(decode))
@@ -96,6 +97,7 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
         return handler._replace(unary_unary=behavior, request_deserializer=None)
 
     async def _refuse(self, context: Context) -> None:
+        self._note("too_many_rpcs")
         self._refused += 1
         now = time.monotonic()
         if now - self._logged_at >= LOG_EVERY_SECONDS:
@@ -118,6 +120,7 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
                 try:
                     request = read(raw, context)
                 except DecodeError as exc:
+                    self._note("undecodable_request")
                     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _undecodable(exc))
                 result = behavior(request, context)
                 return await result if inspect.isawaitable(result) else result
@@ -135,6 +138,7 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
                 try:
                     request = read(raw, context)
                 except DecodeError as exc:
+                    self._note("undecodable_request")
                     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _undecodable(exc))
                 result = behavior(request, context)
                 if inspect.isawaitable(result):  # a handler that writes with context.write()
@@ -157,7 +161,7 @@ def _unary_in(decode: Decode | None) -> Read:
     return read
 
 
-def _stream_in(decode: Decode | None) -> Read:
+def _stream_in(decode: Decode | None, note: Callable[[str], None]) -> Read:
     """Decodes each message of a request stream as the handler reads it."""
 
     def read(raw_iterator: Any, context: Context) -> Any:
@@ -169,12 +173,17 @@ def _stream_in(decode: Decode | None) -> Read:
                 try:
                     message = decode(raw)
                 except DecodeError as exc:
+                    note("undecodable_request")
                     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _undecodable(exc))
                 yield message
 
         return decoded()
 
     return read
+
+
+def _ignore(reason: str) -> None:
+    """No metrics: a refusal is only logged."""
 
 
 def _undecodable(exc: DecodeError) -> str:
@@ -193,6 +202,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def interceptors(limit: int | None) -> list[grpc.aio.ServerInterceptor]:
-    """The admission interceptor (always: it also maps undecodable requests); limit 0: none."""
-    return [Admission(limit or None)]
+def interceptors(
+    limit: int | None, on_refused: Callable[[str], None] | None = None
+) -> list[grpc.aio.ServerInterceptor]:
+    """The admission interceptor (always: it also maps undecodable requests); limit 0: none.
+
+    `on_refused(reason)` hears of each call it ends ("too_many_rpcs", "undecodable_request").
+    """
+    return [Admission(limit or None, on_refused)]

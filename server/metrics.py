@@ -57,6 +57,9 @@ from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 _LOGGER = logging.getLogger(__name__)
 
+REFUSAL_REASONS = ("unauthenticated", "too_many_rpcs", "undecodable_request")
+"""Why an interceptor ended a call (whatsapp_errors_refused_calls_total{reason})."""
+
 LATENCY_BUCKETS = (
     0.0001,
     0.00025,
@@ -129,6 +132,7 @@ class Metrics:
         self.catalog_load_seconds = 0.0
         self.catalog_loaded_at = 0.0
         self.reloads = {"success": 0, "failure": 0}
+        self.refused = {reason: 0 for reason in REFUSAL_REASONS}
         self._code_keys: dict[int, tuple[tuple[int, int, int], ...]] = {}
         self._code_keys_of: Classifier | None = None
         self.registry = CollectorRegistry(auto_describe=False)
@@ -191,6 +195,12 @@ class Metrics:
     def reload_result(self, ok: bool) -> None:
         """One reload attempt."""
         self.reloads["success" if ok else "failure"] += 1
+
+    # ---- refusals (called from the interceptors, before any handler runs) -------------
+
+    def refused_call(self, reason: str) -> None:
+        """One call ended by an interceptor: never reaches grpc_server_handled_total."""
+        self.refused[reason] = self.refused.get(reason, 0) + 1
 
     # ---- HTTP endpoint ----------------------------------------------------------------
 
@@ -290,8 +300,17 @@ class _Collector(Collector):
         )
         for result, value in dict(m.reloads).items():
             reloads.add_metric([result], value)
+        refused = CounterMetricFamily(
+            "whatsapp_errors_refused_calls",
+            "Calls ended before any handler ran: no or a wrong token (unauthenticated), "
+            "over --max-concurrent-rpcs (too_many_rpcs), bytes that are no request "
+            "(undecodable_request).",
+            labels=["reason"],
+        )
+        for reason, value in dict(m.refused).items():
+            refused.add_metric([reason], value)
         yield from (started, handled, latency, classifications, items, batch)
-        yield from (info, load, loaded_at, reloads)
+        yield from (info, load, loaded_at, reloads, refused)
 
 
 def _enum_name(enum: Any, value: int, prefix: str) -> str:

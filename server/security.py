@@ -91,10 +91,11 @@ def is_loopback(host: str) -> bool:
 class BearerTokenAuth(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is untyped
     """Requires `authorization: Bearer <token>` on every call but health."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, on_refused: Callable[[str], None] | None = None) -> None:
         if not token:
             raise ValueError("the token must not be empty")
         self._expected = token.encode()
+        self._on_refused = on_refused
         self._refused = 0
         self._logged_at = -LOG_EVERY_SECONDS
 
@@ -115,6 +116,8 @@ class BearerTokenAuth(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         return _refusing(handler, problem)
 
     def _log_refusal(self, method: str, problem: str) -> None:
+        if self._on_refused is not None:
+            self._on_refused("unauthenticated")
         self._refused += 1
         now = time.monotonic()
         if now - self._logged_at >= LOG_EVERY_SECONDS:
@@ -165,9 +168,14 @@ def _refusing(handler: Handler, message: str) -> Handler:
     return grpc.unary_unary_rpc_method_handler(refuse)
 
 
-def interceptors(token: str | None) -> list[grpc.aio.ServerInterceptor]:
-    """The token check's interceptor, or none when no token is configured."""
-    return [BearerTokenAuth(token)] if token else []
+def interceptors(
+    token: str | None, on_refused: Callable[[str], None] | None = None
+) -> list[grpc.aio.ServerInterceptor]:
+    """The token check's interceptor, or none when no token is configured.
+
+    `on_refused("unauthenticated")` hears of each call it ends.
+    """
+    return [BearerTokenAuth(token, on_refused)] if token else []
 
 
 # ---- command line -------------------------------------------------------------

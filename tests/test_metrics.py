@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from server.app import SERVICE_NAME, ServerConfig
 from tests.conftest import ServerThread
+from tests.test_limits import OpenStream
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
@@ -144,7 +145,7 @@ def test_names_follow_prometheus_conventions(metrics_server: ServerThread) -> No
     port = metrics_server.running.metrics.port  # type: ignore[union-attr]
     samples, types = scrape(port)
     ours = {n: t for n, t in types.items() if n.startswith(("grpc_", "whatsapp_errors_"))}
-    assert len(ours) == 10
+    assert len(ours) == 11
     for name, kind in ours.items():
         assert name == name.lower() and " " not in name, name
         if kind == "counter":
@@ -186,3 +187,45 @@ def test_a_stream_past_its_deadline_is_counted_as_deadline_exceeded(
     while value(scrape(port)[0], "grpc_server_handled_total", **labels) != before + 3:
         assert time.monotonic() < deadline, "the expired streams were not counted"
         time.sleep(0.05)
+
+
+def test_calls_refused_before_any_handler_are_counted_by_reason() -> None:
+    """Auth, the in-flight limit and undecodable bytes end calls in interceptors."""
+    guarded = ServerThread(ServerConfig(metrics_port=0, token="s3cret")).start()
+    limited = ServerThread(ServerConfig(metrics_port=0, max_concurrent_rpcs=1)).start()
+    try:
+        with grpc.insecure_channel(guarded.target) as channel:
+            stub = pb_grpc.ErrorCatalogServiceStub(channel)
+            for metadata in ((), (("authorization", "Bearer wrong"),)):
+                with pytest.raises(grpc.RpcError) as refused:
+                    stub.GetError(pb.GetErrorRequest(code=131047), metadata=metadata, timeout=10)
+                assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            raw = channel.unary_unary(f"/{SERVICE_NAME}/Classify")
+            with pytest.raises(grpc.RpcError) as garbage:
+                raw(b"\xff\xff\xff", metadata=(("authorization", "Bearer s3cret"),), timeout=10)
+            assert garbage.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        with grpc.insecure_channel(limited.target) as channel:
+            stub = pb_grpc.ErrorCatalogServiceStub(channel)
+            held = OpenStream(stub)
+            assert [r.id for r in held.first().results] == ["1"]
+            with pytest.raises(grpc.RpcError) as busy:
+                stub.GetError(pb.GetErrorRequest(code=131047), timeout=10)
+            assert busy.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            held.close()
+
+        guarded_samples, types = scrape(guarded.running.metrics.port)  # type: ignore[union-attr]
+        limited_samples, _ = scrape(limited.running.metrics.port)  # type: ignore[union-attr]
+        name = "whatsapp_errors_refused_calls_total"
+        assert types["whatsapp_errors_refused_calls"] == "counter"
+        assert value(guarded_samples, name, reason="unauthenticated") == 2
+        assert value(guarded_samples, name, reason="undecodable_request") == 1
+        assert value(guarded_samples, name, reason="too_many_rpcs") == 0
+        assert value(limited_samples, name, reason="too_many_rpcs") == 1
+        assert value(limited_samples, name, reason="unauthenticated") == 0
+        # None of them reached a handler, so none is in the per-method counts.
+        assert value(guarded_samples, "grpc_server_started_total", **rpc("GetError")) == 0
+        assert value(guarded_samples, "grpc_server_started_total", **rpc("Classify")) == 0
+        assert value(limited_samples, "grpc_server_started_total", **rpc("GetError")) == 0
+    finally:
+        guarded.stop()
+        limited.stop()
