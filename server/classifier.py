@@ -17,7 +17,7 @@ from google.protobuf import json_format, struct_pb2
 from server.catalog import Catalog
 from server.fastpath import extract_webhook_errors
 from server.messages import MessageCache, family_info, inferred_info
-from server.payloads import InputError, RawError, extract_errors, loads
+from server.payloads import FoundError, InputError, RawError, extract_errors, loads, to_found
 from server.text_match import STRONG, TextMatcher
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
@@ -34,10 +34,6 @@ CONF_TRANSIENT = 0.3
 _INFERRED_CACHE_MAX = 4096
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 """Largest JSON body one input may carry (the proto documents it)."""
-MAX_CONTEXT_ID = 256
-"""Longest id-like string (wamid, recipient, status, timestamp...) echoed in a context."""
-MAX_CONTEXT_TEXT = 1024
-"""Longest text (title, message, details, href, path) echoed in a context."""
 
 
 @dataclass(slots=True)
@@ -52,7 +48,7 @@ class Decision:
     info: pb.ErrorInfo
     match_kind: pb.MatchKind.ValueType
     confidence: float
-    raw: RawError
+    raw: FoundError
 
 
 class Classifier:
@@ -83,7 +79,7 @@ class Classifier:
         """A bare code: always exactly one decision."""
         if code < 0:
             raise InputError("code", f"a code must not be negative, got {code}")
-        return [self.decide(RawError(code=code))]
+        return [self.decide(to_found(RawError(code=code)))]
 
     def classify_payload(self, payload: bytes | str, field: str = "payload") -> list[Decision]:
         """A raw JSON body: one decision per error found, in payload order."""
@@ -116,7 +112,7 @@ class Classifier:
         """An error text: always exactly one decision."""
         if not text.strip():
             raise InputError(field, "the text is empty")
-        return [self.decide(RawError(message=text))]
+        return [self.decide(to_found(RawError(message=text)))]
 
     def classify_structured(
         self, error: pb.StructuredError, field: str = "error"
@@ -144,7 +140,7 @@ class Classifier:
             details=error.details,
             http_status=error.http_status,
         )
-        return [self.decide(raw)]
+        return [self.decide(to_found(raw))]
 
     def classify_input(self, request: Any, kind: str | None) -> list[Decision]:
         """Dispatches on the `input` oneof of a ClassifyRequest or ClassifyItem."""
@@ -162,7 +158,7 @@ class Classifier:
 
     # ---- the decision -------------------------------------------------------
 
-    def decide(self, raw: RawError) -> Decision:
+    def decide(self, raw: FoundError) -> Decision:
         """Finds the best catalog answer for one error."""
         listings = self.catalog.listings
         code, subcode = raw.code, raw.subcode
@@ -234,59 +230,11 @@ class Classifier:
         self._inferred[code] = info
 
 
-def context_of(raw: RawError) -> pb.ErrorContext:
-    """The ErrorContext message for one error found in an input.
-
-    Echoed strings are capped (ids at 256 characters, texts at 1024): the
-    context repeats a status's ids for each of its errors, so uncapped a
-    100 KB payload could ask for gigabytes of response. Only fields that are
-    set are passed: each keyword costs the message constructor a field set,
-    and a typical error leaves a quarter of them empty.
-    """
-    ids, texts = MAX_CONTEXT_ID, MAX_CONTEXT_TEXT
-    fields: dict[str, Any] = {}
-    if raw.path:
-        fields["path"] = raw.path[:texts]
-    if raw.message_id:
-        fields["message_id"] = raw.message_id[:ids]
-    if raw.recipient_id:
-        fields["recipient_id"] = raw.recipient_id[:ids]
-    if raw.status:
-        fields["status"] = raw.status[:ids]
-    if raw.timestamp:
-        fields["timestamp"] = raw.timestamp[:ids]
-    if raw.phone_number_id:
-        fields["phone_number_id"] = raw.phone_number_id[:ids]
-    if raw.business_account_id:
-        fields["business_account_id"] = raw.business_account_id[:ids]
-    if raw.code:
-        fields["original_code"] = raw.code
-    if raw.subcode:
-        fields["original_subcode"] = raw.subcode
-    if raw.title:
-        fields["title"] = raw.title[:texts]
-    if raw.message:
-        fields["message"] = raw.message[:texts]
-    if raw.details:
-        fields["details"] = raw.details[:texts]
-    if raw.href:
-        fields["href"] = raw.href[:texts]
-    if raw.fbtrace_id:
-        fields["fbtrace_id"] = raw.fbtrace_id[:ids]
-    if raw.error_type:
-        fields["error_type"] = raw.error_type[:ids]
-    if raw.http_status:
-        fields["http_status"] = raw.http_status
-    if raw.is_transient is not None:
-        fields["is_transient"] = raw.is_transient
-    return pb.ErrorContext(**fields)
-
-
 def to_message(decision: Decision) -> pb.Classification:
     """The Classification message for one decision."""
     return pb.Classification(
         error_info=decision.info,
         match_kind=decision.match_kind,
         confidence=decision.confidence,
-        context=context_of(decision.raw),
+        context=decision.raw.context,
     )

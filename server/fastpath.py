@@ -22,7 +22,14 @@ from typing import Any
 
 import msgspec
 
-from server.payloads import MAX_CODE, MAX_ERRORS, RawError, ensure_room, parse_code
+from server.payloads import (
+    MAX_CODE,
+    MAX_ERRORS,
+    FoundError,
+    context_message,
+    ensure_room,
+    parse_code,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -107,7 +114,7 @@ class _NotSureError(Exception):
     """The payload is not the plain shape; the generic path must answer."""
 
 
-def extract_webhook_errors(payload: bytes | str, field: str = "payload") -> list[RawError] | None:
+def extract_webhook_errors(payload: bytes | str, field: str = "payload") -> list[FoundError] | None:
     """Every error of a plain webhook payload, or None when the generic path must answer.
 
     InputError (a bad code) propagates exactly as the generic path raises it.
@@ -126,7 +133,7 @@ def extract_webhook_errors(payload: bytes | str, field: str = "payload") -> list
         return _graph_error(webhook.error, f"{field}.error")
     if type(entries) is not list:
         return None
-    out: list[RawError] = []
+    out: list[FoundError] = []
     try:
         for i, entry in enumerate(entries):
             waba = _str(entry.id)
@@ -140,12 +147,12 @@ def extract_webhook_errors(payload: bytes | str, field: str = "payload") -> list
     return out
 
 
-def _graph_error(error: _Error | str | msgspec.UnsetType, path: str) -> list[RawError] | None:
+def _graph_error(error: _Error | str | msgspec.UnsetType, path: str) -> list[FoundError] | None:
     """`{"error": {...}}` as the Graph API answers; None for anything else."""
     if isinstance(error, str):
-        return [RawError(path=path, message=error)]
+        return [_bare(_NO_CONTEXT, path, error)]
     if isinstance(error, _Error):
-        out: list[RawError] = []
+        out: list[FoundError] = []
         _append_error(error, _NO_CONTEXT, path, out)
         return out
     return None
@@ -154,7 +161,7 @@ def _graph_error(error: _Error | str | msgspec.UnsetType, path: str) -> list[Raw
 _NO_CONTEXT = ("", "", "", "", "", "")
 
 
-def _walk_value(value: _Value, waba: str, path: str, out: list[RawError]) -> None:
+def _walk_value(value: _Value, waba: str, path: str, out: list[FoundError]) -> None:
     if value.status is not _UNSET or value.recipient_id is not _UNSET:
         raise _NotSureError
     present = (
@@ -182,7 +189,7 @@ def _walk_value(value: _Value, waba: str, path: str, out: list[RawError]) -> Non
         _walk_errors(errors, ("", "", "", "", phone, waba), path, out)
 
 
-def _walk_status(status: _Status, waba: str, phone: str, path: str, out: list[RawError]) -> None:
+def _walk_status(status: _Status, waba: str, phone: str, path: str, out: list[FoundError]) -> None:
     # `x if type(x) is str else _str(x)`: most fields are strings, and the
     # inline test skips a call per field (about 4% of a stream item's cost).
     state, message_id, recipient_id, timestamp = (
@@ -207,11 +214,11 @@ def _walk_status(status: _Status, waba: str, phone: str, path: str, out: list[Ra
             return
     if state.lower() == "failed":
         ensure_room(out, path)
-        out.append(_raw(context, path))
+        out.append(_bare(context, path, ""))
 
 
 def _walk_errors(
-    errors: list[_Error], context: tuple[str, ...], path: str, out: list[RawError]
+    errors: list[_Error], context: tuple[str, ...], path: str, out: list[FoundError]
 ) -> None:
     for i, error in enumerate(errors):
         where = f"{path}.errors[{i}]"
@@ -220,7 +227,9 @@ def _walk_errors(
         _append_error(error, context, where, out)
 
 
-def _append_error(error: _Error, context: tuple[str, ...], where: str, out: list[RawError]) -> None:
+def _append_error(
+    error: _Error, context: tuple[str, ...], where: str, out: list[FoundError]
+) -> None:
     message_id, recipient_id, state, timestamp, phone, waba = context
     code = _code(error.code, where, "code")
     if error.code is _UNSET:
@@ -249,37 +258,44 @@ def _append_error(error: _Error, context: tuple[str, ...], where: str, out: list
         error.fbtrace_id,
         error.type,
     )
-    out.append(
-        RawError(
-            path=where,
-            code=code,
-            subcode=_code(error.error_subcode, where, "error_subcode"),
-            title=title
-            if type(title) is str and title
-            else _first(title, error.error_user_title, error.reason),
-            message=message
-            if type(message) is str and message
-            else _first(
-                message,
-                error.error_message,
-                error.errorMessage,
-                error.error_user_msg,
-                error.description,
-            ),
-            details=details or _first(error.details, error.detail),
-            href=href if type(href) is str else _str(href),
-            fbtrace_id=trace if type(trace) is str else _str(trace),
-            error_type=kind if type(kind) is str else _str(kind),
-            is_transient=transient,
-            http_status=http_status,
-            message_id=message_id,
-            recipient_id=recipient_id,
-            status=state,
-            timestamp=timestamp,
-            phone_number_id=phone,
-            business_account_id=waba,
+    title = (
+        title
+        if type(title) is str and title
+        else _first(title, error.error_user_title, error.reason)
+    )
+    message = (
+        message
+        if type(message) is str and message
+        else _first(
+            message,
+            error.error_message,
+            error.errorMessage,
+            error.error_user_msg,
+            error.description,
         )
     )
+    details = details or _first(error.details, error.detail)
+    subcode = _code(error.error_subcode, where, "error_subcode")
+    echoed = context_message(
+        where,
+        message_id,
+        recipient_id,
+        state,
+        timestamp,
+        phone,
+        waba,
+        code,
+        subcode,
+        title,
+        message,
+        details,
+        href if type(href) is str else _str(href),
+        trace if type(trace) is str else _str(trace),
+        kind if type(kind) is str else _str(kind),
+        http_status,
+        transient,
+    )
+    out.append(FoundError(echoed, code, subcode, title, message, details, http_status, transient))
 
 
 def _code(value: Any, where: str, key: str) -> int | None:
@@ -291,17 +307,12 @@ def _code(value: Any, where: str, key: str) -> int | None:
     return parse_code(value, f"{where}.{key}")
 
 
-def _raw(context: tuple[str, ...], path: str) -> RawError:
+def _bare(context: tuple[str, ...], path: str, message: str) -> FoundError:
+    """An error with no error object: a failed status without errors, or a string error."""
     message_id, recipient_id, status, timestamp, phone, waba = context
-    return RawError(
-        path=path,
-        message_id=message_id,
-        recipient_id=recipient_id,
-        status=status,
-        timestamp=timestamp,
-        phone_number_id=phone,
-        business_account_id=waba,
-    )
+    found = (path, message_id, recipient_id, status, timestamp, phone, waba)
+    fields = (*found, None, None, "", message, "", "", "", "", 0, None)
+    return FoundError(context_message(*fields), message=message)
 
 
 def _str(value: Any) -> str:

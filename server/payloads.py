@@ -9,16 +9,23 @@ objects, tolerating the variants seen in the wild: codes as strings, a string
 from __future__ import annotations
 
 import logging
+from collections.abc import Sized
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 _LOGGER = logging.getLogger(__name__)
 
 MAX_CODE = 2**63 - 1
 MAX_ERRORS = 10_000
 """Most errors one payload may hold: bounds the work (and the response) one request causes."""
+MAX_CONTEXT_ID = 256
+"""Longest id-like string (wamid, recipient, status, timestamp...) echoed in a context."""
+MAX_CONTEXT_TEXT = 1024
+"""Longest text (title, message, details, href, path) echoed in a context."""
 
 _CODE_KEYS = ("code", "error_code", "errorCode")
 _TITLE_KEYS = ("title", "error_user_title", "reason")
@@ -41,8 +48,27 @@ class InputError(ValueError):
 
 
 @dataclass(slots=True)
+class FoundError:
+    """One error found in an input: what the decision reads, and the context it is served with.
+
+    Texts are kept whole for matching; `context` holds the capped copies the
+    answer echoes. Both readers (this module and server/fastpath.py) return
+    these, so their answers compare equal when they agree.
+    """
+
+    context: pb.ErrorContext
+    code: int | None = None
+    subcode: int | None = None
+    title: str = ""
+    message: str = ""
+    details: str = ""
+    http_status: int = 0
+    is_transient: bool | None = None
+
+
+@dataclass(slots=True)
 class RawError:
-    """One error as found in an input, before any catalog lookup."""
+    """Every field of one error as the generic reader collects it; `to_found()` finishes it."""
 
     path: str = ""
     code: int | None = None
@@ -61,6 +87,104 @@ class RawError:
     timestamp: str = ""
     phone_number_id: str = ""
     business_account_id: str = ""
+
+
+def to_found(raw: RawError) -> FoundError:
+    """The FoundError of a fully collected RawError."""
+    return FoundError(
+        context_message(
+            raw.path,
+            raw.message_id,
+            raw.recipient_id,
+            raw.status,
+            raw.timestamp,
+            raw.phone_number_id,
+            raw.business_account_id,
+            raw.code,
+            raw.subcode,
+            raw.title,
+            raw.message,
+            raw.details,
+            raw.href,
+            raw.fbtrace_id,
+            raw.error_type,
+            raw.http_status,
+            raw.is_transient,
+        ),
+        raw.code,
+        raw.subcode,
+        raw.title,
+        raw.message,
+        raw.details,
+        raw.http_status,
+        raw.is_transient,
+    )
+
+
+def context_message(  # one argument per ErrorContext field, positional: called per error
+    path: str,
+    message_id: str,
+    recipient_id: str,
+    status: str,
+    timestamp: str,
+    phone_number_id: str,
+    business_account_id: str,
+    code: int | None,
+    subcode: int | None,
+    title: str,
+    message: str,
+    details: str,
+    href: str,
+    fbtrace_id: str,
+    error_type: str,
+    http_status: int,
+    is_transient: bool | None,
+) -> pb.ErrorContext:
+    """The ErrorContext echoed for one error.
+
+    Strings are capped (ids at 256 characters, texts at 1024): the context
+    repeats a status's ids for each of its errors, so uncapped a 100 KB
+    payload could ask for gigabytes of response. Only set fields are passed:
+    each keyword costs the message constructor a field set, and a typical
+    error leaves a quarter of them empty.
+    """
+    ids, texts = MAX_CONTEXT_ID, MAX_CONTEXT_TEXT
+    fields: dict[str, Any] = {}
+    if path:
+        fields["path"] = path[:texts]
+    if message_id:
+        fields["message_id"] = message_id[:ids]
+    if recipient_id:
+        fields["recipient_id"] = recipient_id[:ids]
+    if status:
+        fields["status"] = status[:ids]
+    if timestamp:
+        fields["timestamp"] = timestamp[:ids]
+    if phone_number_id:
+        fields["phone_number_id"] = phone_number_id[:ids]
+    if business_account_id:
+        fields["business_account_id"] = business_account_id[:ids]
+    if code:
+        fields["original_code"] = code
+    if subcode:
+        fields["original_subcode"] = subcode
+    if title:
+        fields["title"] = title[:texts]
+    if message:
+        fields["message"] = message[:texts]
+    if details:
+        fields["details"] = details[:texts]
+    if href:
+        fields["href"] = href[:texts]
+    if fbtrace_id:
+        fields["fbtrace_id"] = fbtrace_id[:ids]
+    if error_type:
+        fields["error_type"] = error_type[:ids]
+    if http_status:
+        fields["http_status"] = http_status
+    if is_transient is not None:
+        fields["is_transient"] = is_transient
+    return pb.ErrorContext(**fields)
 
 
 def parse_code(value: Any, field: str) -> int | None:
@@ -101,7 +225,7 @@ def loads(payload: bytes | str, field: str = "payload") -> Any:
         raise InputError(field, f"not valid JSON: {exc}") from None
 
 
-def extract_errors(document: Any, field: str = "payload") -> list[RawError]:
+def extract_errors(document: Any, field: str = "payload") -> list[FoundError]:
     """Every error in a parsed JSON body, in payload order.
 
     Returns an empty list for a recognised body with no error in it (such as a
@@ -111,20 +235,20 @@ def extract_errors(document: Any, field: str = "payload") -> list[RawError]:
         raise InputError(
             field, f"expected a JSON object (webhook or error body), got {_json_type(document)}"
         )
-    found: list[RawError] = []
+    out: list[RawError] = []
     base = RawError()
     if "entry" in document:
-        _walk_webhook(document, base, field, found)
+        _walk_webhook(document, base, field, out)
     elif "error" in document:
         error = document["error"]
         if isinstance(error, str):
-            found.append(RawError(path=f"{field}.error", message=error))
+            out.append(RawError(path=f"{field}.error", message=error))
         else:
-            _walk_error(error, base, f"{field}.error", found)
+            _walk_error(error, base, f"{field}.error", out)
     elif any(key in document for key in _CONTAINER_KEYS):
-        _walk_container(document, base, field, found)
+        _walk_container(document, base, field, out)
     elif _ERROR_OBJECT_KEYS.intersection(document):
-        _walk_error(document, base, field, found)
+        _walk_error(document, base, field, out)
     else:
         raise InputError(
             field,
@@ -132,7 +256,7 @@ def extract_errors(document: Any, field: str = "payload") -> list[RawError]:
             "(`error`), a value or status object (`statuses`, `messages`, `errors`) or "
             "an error object (`code`, `message`, `title`)",
         )
-    return found
+    return [to_found(raw) for raw in out]
 
 
 def _walk_webhook(doc: dict[str, Any], base: RawError, path: str, out: list[RawError]) -> None:
@@ -231,7 +355,7 @@ def _walk_error(item: Any, ctx: RawError, path: str, out: list[RawError]) -> Non
     out.append(raw)
 
 
-def ensure_room(out: list[RawError], path: str) -> None:
+def ensure_room(out: Sized, path: str) -> None:
     """Refuses the error at `path` when the payload already holds MAX_ERRORS."""
     if len(out) >= MAX_ERRORS:
         raise InputError(path, f"more than {MAX_ERRORS} errors in one payload")

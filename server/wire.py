@@ -23,7 +23,7 @@ from typing import Any
 
 import grpc
 
-from server.classifier import Classifier, Decision, context_of
+from server.classifier import Classifier, Decision
 from server.status import OK
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
@@ -104,7 +104,7 @@ class WireEncoder:
 
     def classification(self, decision: Decision) -> bytes:
         """One Classification message's bytes."""
-        context = context_of(decision.raw).SerializeToString()
+        context = decision.raw.context.SerializeToString()
         return self._head(decision) + length_delimited(_T_CLASSIFICATION_CONTEXT, context)
 
     def classifications(self, tag: bytes, decisions: Sequence[Decision]) -> bytes:
@@ -142,7 +142,7 @@ class WireEncoder:
             size += 1 + len(parts[-2]) + len(raw_id)
         for decision in decisions:
             head = self._head(decision)
-            context = context_of(decision.raw).SerializeToString()
+            context = decision.raw.context.SerializeToString()
             context_len = small[len(context)] if len(context) < 16384 else _varint(len(context))
             inner = len(head) + 1 + len(context_len) + len(context)
             inner_len = small[inner] if inner < 16384 else _varint(inner)

@@ -142,7 +142,7 @@ def fuzz_webhooks(pair: tuple[dict[str, Any], list[str]]) -> None:
     webhook, wamids = pair
     decisions = CLASSIFIER.classify_payload(dumps(webhook))
     answered(decisions)
-    assert [d.raw.message_id for d in decisions] == wamids
+    assert [d.raw.context.message_id for d in decisions] == wamids
 
 
 @ROUND

@@ -17,13 +17,13 @@ from hypothesis import strategies as st
 
 from bench.workload import mixed_payloads
 from server.fastpath import extract_webhook_errors
-from server.payloads import MAX_ERRORS, InputError, RawError, extract_errors, loads
+from server.payloads import MAX_ERRORS, FoundError, InputError, extract_errors, loads
 from tests.test_corpus import CASES
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 
-def generic(payload: bytes) -> list[RawError] | str:
+def generic(payload: bytes) -> list[FoundError] | str:
     """The generic path's answer, or its error message."""
     try:
         return extract_errors(loads(payload), "payload")
@@ -31,7 +31,7 @@ def generic(payload: bytes) -> list[RawError] | str:
         return str(exc)
 
 
-def fast(payload: bytes) -> list[RawError] | str | None:
+def fast(payload: bytes) -> list[FoundError] | str | None:
     """The fast path's answer, its error message, or None when it declines."""
     try:
         return extract_webhook_errors(payload, "payload")
