@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import inspect
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
 
+from server.logs import Refusals
 from server.status import resource_exhausted
 
 _LOGGER = logging.getLogger(__name__)
@@ -35,8 +35,6 @@ DEFAULT_MAX_CONCURRENT_RPCS = 1000
 """Calls and streams one server process runs at once (0 turns the limit off)."""
 UNLIMITED_PREFIXES = ("/grpc.health.v1.Health/",)
 """Methods never counted nor refused: probes must answer when the server is full."""
-LOG_EVERY_SECONDS = 10.0
-"""Refusals are logged at most this often (with a count), so overload cannot flood the log."""
 
 Handler = Any  # grpc.RpcMethodHandler (grpc ships no type hints)
 Context = Any  # grpc.aio.ServicerContext
@@ -59,9 +57,8 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
             "TOO_MANY_CONCURRENT_RPCS",
         )
         self._busy = (error.grpc_code, error.status.message, error.trailing_metadata)
-        self._refused = 0
-        self._logged_at = -LOG_EVERY_SECONDS
-        self._note = on_refused or _ignore  # metrics: why a call was refused
+        self._busy_refusals = Refusals("too_many_rpcs", on_refused)
+        self._note = on_refused or _ignore  # metrics: undecodable requests
         # method -> (handler from the continuation, the admitting handler built for it)
         self._wrapped: dict[str, tuple[Handler, Handler]] = {}
 
@@ -97,16 +94,13 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
         return handler._replace(unary_unary=behavior, request_deserializer=None)
 
     async def _refuse(self, context: Context) -> None:
-        self._note("too_many_rpcs")
-        self._refused += 1
-        now = time.monotonic()
-        if now - self._logged_at >= LOG_EVERY_SECONDS:
+        count = self._busy_refusals.refused()
+        if count is not None:
             _LOGGER.warning(
                 "at the limit of %d calls in flight: refused %d call(s) since the last report",
                 self.limit,
-                self._refused,
+                count,
             )
-            self._logged_at, self._refused = now, 0
         await context.abort(*self._busy)
 
     # The wrappers inline the check and the decoding: one coroutine frame per call.

@@ -15,7 +15,6 @@ import hmac
 import ipaddress
 import logging
 import os
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +22,14 @@ from typing import Any
 
 import grpc
 
+from server.logs import Refusals
+
 _LOGGER = logging.getLogger(__name__)
 
 TOKEN_ENV = "WAERR_TOKEN"
 """Environment variable holding the bearer token (when --token-file is not given)."""
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
 """Methods callable without the token: health probes carry no secrets."""
-LOG_EVERY_SECONDS = 10.0
-"""Refusals are logged at most this often (with a count), so a scan cannot flood the log."""
 
 Handler = Any  # grpc.RpcMethodHandler (grpc ships no type hints)
 
@@ -95,9 +94,7 @@ class BearerTokenAuth(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         if not token:
             raise ValueError("the token must not be empty")
         self._expected = token.encode()
-        self._on_refused = on_refused
-        self._refused = 0
-        self._logged_at = -LOG_EVERY_SECONDS
+        self._refusals = Refusals("unauthenticated", on_refused)
 
     async def intercept_service(
         self,
@@ -116,18 +113,14 @@ class BearerTokenAuth(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         return _refusing(handler, problem)
 
     def _log_refusal(self, method: str, problem: str) -> None:
-        if self._on_refused is not None:
-            self._on_refused("unauthenticated")
-        self._refused += 1
-        now = time.monotonic()
-        if now - self._logged_at >= LOG_EVERY_SECONDS:
+        count = self._refusals.refused()
+        if count is not None:
             _LOGGER.warning(
                 "refused %d unauthenticated call(s) since the last report; latest: %s: %s",
-                self._refused,
+                count,
                 method,
                 problem,
             )
-            self._logged_at, self._refused = now, 0
 
     def _problem(self, metadata: Any) -> str | None:
         """None when the caller sent the right token, else what is wrong."""
