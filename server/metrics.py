@@ -31,7 +31,7 @@ import logging
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
@@ -231,20 +231,18 @@ class _Collector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         m = self._m
-        started = CounterMetricFamily(
+        started = _counter(
             "grpc_server_started",
             "RPCs started on the server.",
-            labels=["grpc_service", "grpc_method", "grpc_type"],
+            ["grpc_service", "grpc_method", "grpc_type"],
+            m.started,
         )
-        for key, value in dict(m.started).items():
-            started.add_metric(list(key), value)
-        handled = CounterMetricFamily(
+        handled = _counter(
             "grpc_server_handled",
             "RPCs completed on the server, by gRPC status code.",
-            labels=["grpc_service", "grpc_method", "grpc_type", "grpc_code"],
+            ["grpc_service", "grpc_method", "grpc_type", "grpc_code"],
+            m.handled,
         )
-        for hkey, value in dict(m.handled).items():
-            handled.add_metric(list(hkey), value)
         latency = HistogramMetricFamily(
             "grpc_server_handling_seconds",
             "Seconds from the handler's start to its end (a stream's whole life).",
@@ -266,13 +264,12 @@ class _Collector(Collector):
                 ],
                 value,
             )
-        items = CounterMetricFamily(
+        items = _counter(
             "whatsapp_errors_items",
             "Items classified (Classify, ClassifyStream, SummarizeErrors), by outcome.",
-            labels=["outcome"],
+            ["outcome"],
+            m.items,
         )
-        for outcome, value in dict(m.items).items():
-            items.add_metric([outcome], value)
         batch = HistogramMetricFamily(
             "whatsapp_errors_stream_batch_items", "Items per ClassifyStream request."
         )
@@ -293,24 +290,32 @@ class _Collector(Collector):
             "Unix time the served catalog was put in service.",
             value=m.catalog_loaded_at,
         )
-        reloads = CounterMetricFamily(
+        reloads = _counter(
             "whatsapp_errors_catalog_reloads",
             "Catalog reload attempts (SIGHUP or file watch), by result.",
-            labels=["result"],
+            ["result"],
+            m.reloads,
         )
-        for result, value in dict(m.reloads).items():
-            reloads.add_metric([result], value)
-        refused = CounterMetricFamily(
+        refused = _counter(
             "whatsapp_errors_refused_calls",
             "Calls ended before any handler ran: no or a wrong token (unauthenticated), "
             "over --max-concurrent-rpcs (too_many_rpcs), bytes that are no request "
             "(undecodable_request).",
-            labels=["reason"],
+            ["reason"],
+            m.refused,
         )
-        for reason, value in dict(m.refused).items():
-            refused.add_metric([reason], value)
         yield from (started, handled, latency, classifications, items, batch)
         yield from (info, load, loaded_at, reloads, refused)
+
+
+def _counter(
+    name: str, documentation: str, labels: list[str], values: Mapping[Any, int]
+) -> CounterMetricFamily:
+    """A counter family from a dict keyed by one label value or a tuple of them."""
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for key, value in dict(values).items():  # a copy: calls may add keys meanwhile
+        family.add_metric(list(key) if isinstance(key, tuple) else [key], value)
+    return family
 
 
 def _enum_name(enum: Any, value: int, prefix: str) -> str:
