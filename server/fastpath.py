@@ -158,7 +158,9 @@ def _graph_error(error: _Error | str | msgspec.UnsetType, path: str) -> list[Fou
     return None
 
 
-_NO_CONTEXT = ("", "", "", "", "", "")
+_Ids = tuple[str, str, str, str, str, str]
+"""message id, recipient id, status, timestamp, phone number id, business account id."""
+_NO_CONTEXT: _Ids = ("", "", "", "", "", "")
 
 
 def _walk_value(value: _Value, waba: str, path: str, out: list[FoundError]) -> None:
@@ -217,9 +219,7 @@ def _walk_status(status: _Status, waba: str, phone: str, path: str, out: list[Fo
         out.append(_bare(context, path, ""))
 
 
-def _walk_errors(
-    errors: list[_Error], context: tuple[str, ...], path: str, out: list[FoundError]
-) -> None:
+def _walk_errors(errors: list[_Error], context: _Ids, path: str, out: list[FoundError]) -> None:
     for i, error in enumerate(errors):
         where = f"{path}.errors[{i}]"
         if len(out) >= MAX_ERRORS:
@@ -227,9 +227,7 @@ def _walk_errors(
         _append_error(error, context, where, out)
 
 
-def _append_error(
-    error: _Error, context: tuple[str, ...], where: str, out: list[FoundError]
-) -> None:
+def _append_error(error: _Error, context: _Ids, where: str, out: list[FoundError]) -> None:
     message_id, recipient_id, state, timestamp, phone, waba = context
     code = _code(error.code, where, "code")
     if error.code is _UNSET:
@@ -307,12 +305,10 @@ def _code(value: Any, where: str, key: str) -> int | None:
     return parse_code(value, f"{where}.{key}")
 
 
-def _bare(context: tuple[str, ...], path: str, message: str) -> FoundError:
+def _bare(context: _Ids, path: str, message: str) -> FoundError:
     """An error with no error object: a failed status without errors, or a string error."""
-    message_id, recipient_id, status, timestamp, phone, waba = context
-    found = (path, message_id, recipient_id, status, timestamp, phone, waba)
-    fields = (*found, None, None, "", message, "", "", "", "", 0, None)
-    return FoundError(context_message(*fields), message=message)
+    echoed = context_message(path, *context, None, None, "", message, "", "", "", "", 0, None)
+    return FoundError(echoed, message=message)
 
 
 def _str(value: Any) -> str:
