@@ -30,11 +30,12 @@ from client.inputs import (
     MAX_BATCH_ITEMS,
     Batcher,
     Input,
+    batch_get_requests,
     classify_item,
     classify_request,
 )
+from client.inputs import item_batches as sync_item_batches
 from client.streaming import DEFAULT_WINDOW, Sent, StreamState
-from client.sync_client import MAX_BATCH_GET
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
@@ -59,20 +60,17 @@ async def item_batches(
     values: Inputs, batch_size: int = DEFAULT_BATCH_ITEMS
 ) -> AsyncIterator[list[pb.ClassifyItem]]:
     """Like client.inputs.item_batches, for iterables and async iterables alike."""
+    if not isinstance(values, AsyncIterable):
+        for ready in sync_item_batches(values, batch_size):
+            yield ready
+        return
     batcher = Batcher(batch_size)
     index = 0
-    if isinstance(values, AsyncIterable):
-        async for value in values:
-            batch = batcher.add(classify_item(str(index), value))
-            index += 1
-            if batch:
-                yield batch
-    else:
-        for value in values:
-            batch = batcher.add(classify_item(str(index), value))
-            index += 1
-            if batch:
-                yield batch
+    async for value in values:
+        batch = batcher.add(classify_item(str(index), value))
+        index += 1
+        if batch:
+            yield batch
     last = batcher.flush()
     if last:
         yield last
@@ -131,13 +129,10 @@ class AsyncErrorClient:
         self, codes: Iterable[int], *, timeout: float | None = _UNSET
     ) -> pb.BatchGetErrorsResponse:
         """Many entries in the order asked, in calls of at most 1000 codes."""
-        codes = list(codes)
         merged = pb.BatchGetErrorsResponse()
-        for start in range(0, max(len(codes), 1), MAX_BATCH_GET):
+        for request in batch_get_requests(codes):
             part = await self.stub.BatchGetErrors(
-                pb.BatchGetErrorsRequest(codes=codes[start : start + MAX_BATCH_GET]),
-                timeout=self._timeout(timeout),
-                metadata=self._metadata,
+                request, timeout=self._timeout(timeout), metadata=self._metadata
             )
             merged.errors.extend(part.errors)
             merged.catalog_version = part.catalog_version

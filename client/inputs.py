@@ -21,6 +21,8 @@ _LOGGER = logging.getLogger(__name__)
 
 MAX_BATCH_ITEMS = 1000
 """Most items the server accepts in one ClassifyStream or SummarizeErrors request."""
+MAX_BATCH_GET = 1000
+"""Most codes one BatchGetErrors call carries; longer lists are split."""
 DEFAULT_BATCH_ITEMS = 500
 DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
 """Byte budget of one batch: half the 8 MiB message limit."""
@@ -131,6 +133,13 @@ def item_batches(
     last = batcher.flush()
     if last:
         yield last
+
+
+def batch_get_requests(codes: Iterable[int]) -> Iterator[pb.BatchGetErrorsRequest]:
+    """BatchGetErrors requests of at most MAX_BATCH_GET codes (one, empty, for no codes)."""
+    codes = list(codes)
+    for start in range(0, max(len(codes), 1), MAX_BATCH_GET):
+        yield pb.BatchGetErrorsRequest(codes=codes[start : start + MAX_BATCH_GET])
 
 
 class Guarded:

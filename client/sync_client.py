@@ -24,6 +24,7 @@ from client.inputs import (
     MAX_BATCH_ITEMS,
     Guarded,
     Input,
+    batch_get_requests,
     check_batch_size,
     classify_request,
     item_batches,
@@ -34,8 +35,6 @@ from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 _LOGGER = logging.getLogger(__name__)
 
-MAX_BATCH_GET = 1000
-"""Most codes one BatchGetErrors call carries; longer lists are split."""
 _UNSET: Any = object()
 
 
@@ -99,13 +98,10 @@ class ErrorClient:
         self, codes: Iterable[int], *, timeout: float | None = _UNSET
     ) -> pb.BatchGetErrorsResponse:
         """Many entries in the order asked, in calls of at most 1000 codes."""
-        codes = list(codes)
         merged = pb.BatchGetErrorsResponse()
-        for start in range(0, max(len(codes), 1), MAX_BATCH_GET):
+        for request in batch_get_requests(codes):
             part = self.stub.BatchGetErrors(
-                pb.BatchGetErrorsRequest(codes=codes[start : start + MAX_BATCH_GET]),
-                timeout=self._timeout(timeout),
-                metadata=self._metadata,
+                request, timeout=self._timeout(timeout), metadata=self._metadata
             )
             merged.errors.extend(part.errors)
             merged.catalog_version = part.catalog_version
