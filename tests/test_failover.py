@@ -12,55 +12,23 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-import orjson
 import pytest
 
-from bench.procs import ROOT, free_port, wait_serving
+from bench.procs import wait_serving
 from client import ErrorClient
-from server.app import SERVICE_NAME
-from tests.test_metrics import scrape, value
+from tests.test_decision_table import status_webhook
+from tests.test_replicas import Replica, start_replica
 
-STATUS_WEBHOOK = orjson.dumps(
-    {
-        "entry": [
-            {
-                "changes": [
-                    {
-                        "value": {
-                            "statuses": [
-                                {"id": "wamid.X", "status": "failed", "errors": [{"code": 131047}]}
-                            ]
-                        }
-                    }
-                ]
-            }
-        ]
-    }
-)
+STATUS_WEBHOOK = status_webhook(131047)
 STREAM_ITEMS = 60_000
 
 
-@dataclass
-class Replica:
-    popen: subprocess.Popen[bytes]
-    port: int
-    metrics_port: int
-
-    def streams_started(self) -> float:
-        samples, _ = scrape(self.metrics_port)
-        return value(
-            samples,
-            "grpc_server_started_total",
-            grpc_service=SERVICE_NAME,
-            grpc_method="ClassifyStream",
-            grpc_type="bidi_stream",
-        )
+def streams_started(replica: Replica) -> float:
+    return replica.sample("grpc_server_started_total", "ClassifyStream", "bidi_stream")
 
 
 @pytest.fixture
@@ -68,13 +36,7 @@ def replicas() -> Iterator[list[Replica]]:
     started: list[Replica] = []
     try:
         for _ in range(3):
-            port, metrics_port = free_port(), free_port()
-            cmd = [
-                *(sys.executable, "-m", "server", "--port", str(port), "--workers", "1"),
-                *("--metrics-port", str(metrics_port), "--log-level", "WARNING"),
-            ]
-            popen = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.DEVNULL)
-            started.append(Replica(popen, port, metrics_port))
+            started.append(start_replica("--workers", "1", stderr=subprocess.DEVNULL))
         for replica in started:
             wait_serving(replica.port, timeout=30)
         yield started
@@ -118,7 +80,7 @@ def test_killing_the_streaming_replica_loses_no_classification(
             assert result.classifications[0].error_info.code == 131047
             ids.append(result.id)
             if len(ids) == STREAM_ITEMS // 4:
-                carriers = [r for r in replicas if r.streams_started() > 0]
+                carriers = [r for r in replicas if streams_started(r) > 0]
                 assert len(carriers) == 1, "one stream, one replica"
                 victim = carriers[0]
                 before_kill = unary_done
@@ -131,7 +93,7 @@ def test_killing_the_streaming_replica_loses_no_classification(
     assert victim is not None
     assert victim.popen.wait(timeout=10) == -signal.SIGKILL
     survivors = [r for r in replicas if r is not victim]
-    assert sum(r.streams_started() for r in survivors) >= 1  # the stream moved on
+    assert sum(streams_started(r) for r in survivors) >= 1  # the stream moved on
     assert failures == []
     assert ids == [str(i) for i in range(STREAM_ITEMS)]  # every item once, in order
     assert unary_done > before_kill  # unary load went on after the kill

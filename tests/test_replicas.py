@@ -39,32 +39,35 @@ class Replica:
     port: int
     metrics_port: int
 
-    def handled(self) -> float:
+    def sample(self, name: str, method: str, kind: str, **labels: str) -> float:
+        """One of this replica's per-method series, read from its own /metrics."""
         samples, _ = scrape(self.metrics_port)
         return value(
-            samples,
-            "grpc_server_handled_total",
-            grpc_service=SERVICE_NAME,
-            grpc_method="Classify",
-            grpc_type="unary",
-            grpc_code="OK",
+            samples, name, grpc_service=SERVICE_NAME, grpc_method=method, grpc_type=kind, **labels
         )
+
+    def handled(self) -> float:
+        return self.sample("grpc_server_handled_total", "Classify", "unary", grpc_code="OK")
+
+
+def start_replica(*extra_args: str, stderr: int | None = None) -> Replica:
+    """Spawns `python -m server` with metrics on free ports (the caller waits for it)."""
+    port, metrics_port = free_port(), free_port()
+    popen = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "server", "--port", str(port)),
+            *("--metrics-port", str(metrics_port), "--log-level", "WARNING", *extra_args),
+        ],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stderr=stderr,
+    )
+    return Replica(popen, port, metrics_port)
 
 
 @pytest.fixture(scope="module")
 def replicas() -> Iterator[list[Replica]]:
-    started: list[Replica] = []
-    for _ in range(REPLICAS):  # all start at once; then wait for each
-        port, metrics_port = free_port(), free_port()
-        popen = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "server", "--port", str(port)),
-                *("--metrics-port", str(metrics_port), "--log-level", "WARNING"),
-            ],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-        )
-        started.append(Replica(popen, port, metrics_port))
+    started = [start_replica() for _ in range(REPLICAS)]  # all start at once; then wait
     try:
         for replica in started:
             wait_serving(replica.port)
