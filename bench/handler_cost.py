@@ -1,11 +1,10 @@
 """What one ClassifyStream item costs the server's handler, without gRPC around it.
 
 `python -m bench.handler_cost` decodes the benchmark's 1000-item stream
-requests and answers them exactly as the servicer does (server.service
-`_result` per item, then the response bytes), in process, and prints
-microseconds per item (best of several rounds), split into the stages that
-matter: decoding the request, classifying each payload, encoding the
-results. `--profile` adds the top functions by own time (cProfile).
+requests and answers them with the servicer's own `server.service.answer_batch`,
+in process, and prints microseconds per item (best of several rounds), split
+into the stages that matter: decoding the request, classifying each payload,
+encoding the results. `--profile` adds the top functions by own time (cProfile).
 
 This is the floor under `make bench`'s `srv us/it` for stream/1000; the gap
 between the two is gRPC, the event loop and sharing the machine.
@@ -23,7 +22,7 @@ from collections.abc import Callable, Sequence
 from bench import workload
 from server.catalog import EMBEDDED_CATALOG, load_catalog
 from server.classifier import Classifier
-from server.service import _result
+from server.service import answer_batch
 from server.wire import WireEncoder
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
@@ -46,8 +45,7 @@ def best_us_per_item(run: Callable[[], object], items: int, rounds: int) -> floa
 def answer_all(requests: Sequence[bytes], encoder: WireEncoder) -> None:
     """What ClassifyStream does for each request, minus gRPC."""
     for raw in requests:
-        request = pb.ClassifyStreamRequest.FromString(raw)
-        encoder.stream_response([_result(encoder, item) for item in request.items])
+        answer_batch(encoder, pb.ClassifyStreamRequest.FromString(raw).items)
 
 
 def stages(requests: Sequence[bytes], encoder: WireEncoder, rounds: int) -> dict[str, float]:

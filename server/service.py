@@ -212,7 +212,7 @@ class ErrorCatalogServicer(pb_grpc.ErrorCatalogServiceServicer):
                 await context.abort(error.grpc_code, error.status.message, error.trailing_metadata)
             if metrics is not None:
                 metrics.stream_batch(len(items))
-            yield encoder.stream_response([_result(encoder, item, metrics) for item in items])
+            yield answer_batch(encoder, items, metrics)
 
     async def SummarizeErrors(
         self,
@@ -292,6 +292,13 @@ class Summary:
 
 def _counts(counter: Counter[int], name: Callable[[Any], str]) -> list[pb.Count]:
     return [pb.Count(key=name(key), count=count) for key, count in counter.most_common()]
+
+
+def answer_batch(
+    encoder: WireEncoder, items: Sequence[pb.ClassifyItem], metrics: Metrics | None = None
+) -> bytes:
+    """One ClassifyStream request's items answered: a ClassifyStreamResponse's bytes."""
+    return encoder.stream_response([_result(encoder, item, metrics) for item in items])
 
 
 def _result(encoder: WireEncoder, item: pb.ClassifyItem, metrics: Metrics | None = None) -> bytes:
