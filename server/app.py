@@ -19,6 +19,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from server import heap
 from server.catalog import EMBEDDED_CATALOG, load_catalog
 from server.classifier import Classifier
 from server.limits import interceptors as limit_interceptors
@@ -159,6 +160,8 @@ async def serve(
 ) -> None:
     """Runs until SIGTERM or SIGINT; a second signal exits at once."""
     running = await start(address, config)
+    heap.settle()  # start-up objects leave the GC's full collections (server/heap.py)
+    running.holder.listeners.append(heap.settle_after_reload)
     _LOGGER.info(
         "serving %s on %s (port %d), catalog %s",
         SERVICE_NAME,
