@@ -60,6 +60,21 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total / TICKS
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(steal, total) clock ticks of all CPUs so far, from /proc/stat; (0, 0) if unreadable.
+
+    Steal is time the hypervisor ran someone else while this VM's vCPU wanted
+    to run: on a shared machine it is where unexplained tail latency goes.
+    """
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()[1:]
+    except OSError:
+        return 0, 0
+    ticks = [int(value) for value in fields[:8]]  # user .. steal; guest time is inside user
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks)
+
+
 def own_cpu_seconds() -> float:
     """This process's user + system CPU seconds."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -86,6 +101,10 @@ class Window:
     client_cpu: float = 0.0
     service_p99: float = 0.0
     """Open loop only: p99 from the actual send, not the scheduled one."""
+    steal_pct: float = 0.0
+    """Share of the machine's CPU time stolen by the hypervisor during the window."""
+    hiccups: dict[str, float] = field(default_factory=dict)
+    """Open loop only: the machine's own wake-up lateness meanwhile (bench/hiccups.py)."""
 
     def result(self, **extra: Any) -> dict[str, Any]:
         """The scenario's JSON result."""
@@ -102,6 +121,9 @@ class Window:
             "server_cpu_pct": 100 * self.server_cpu / seconds,
             "client_cpu_pct": 100 * self.client_cpu / seconds,
             "server_us_per_item": 1e6 * self.server_cpu / self.items if self.items else 0.0,
+            "steal_pct": self.steal_pct,
+            **({"hiccup_p99_ms": self.hiccups["p99_ms"]} if self.hiccups else {}),
+            **({"hiccup_max_ms": self.hiccups["max_ms"]} if self.hiccups else {}),
             **extra,
         }
 
@@ -114,16 +136,21 @@ class Recorder:
         self.on = False
         self.window = Window()
         self._t0 = self._s0 = self._c0 = 0.0
+        self._ticks = (0, 0)
 
     def start(self) -> None:
         self.on = True
         self._t0, self._s0, self._c0 = CLOCK(), cpu_seconds(self.pids), own_cpu_seconds()
+        self._ticks = machine_ticks()
 
     def stop(self) -> Window:
         self.on = False
         self.window.seconds = CLOCK() - self._t0
         self.window.server_cpu = cpu_seconds(self.pids) - self._s0
         self.window.client_cpu = own_cpu_seconds() - self._c0
+        steal, total = machine_ticks()
+        spent = total - self._ticks[1]
+        self.window.steal_pct = 100 * (steal - self._ticks[0]) / spent if spent > 0 else 0.0
         return self.window
 
 
@@ -186,6 +213,7 @@ async def unary_open(
     end = measure_from + spec["seconds"]
     issued = 0
     started = False
+    meter = await _start_hiccup_meter(measure_from - CLOCK(), spec["seconds"])
     while True:
         now = CLOCK()
         if not started and now >= measure_from:
@@ -202,10 +230,24 @@ async def unary_open(
         await asyncio.sleep(min(0.0005, 0.5 / rate))
     await asyncio.gather(*pending)
     rec.stop()
+    output, _ = await meter.communicate()
+    window.hiccups = json.loads(output)
     window.items = window.calls
     service_times.sort()
     window.service_p99 = percentile(service_times, 0.99)
     return window
+
+
+async def _start_hiccup_meter(delay: float, seconds: float) -> asyncio.subprocess.Process:
+    """bench/hiccups.py in its own process: waits `delay` (the warm-up), measures `seconds`."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.hiccups",
+        f"{seconds:.3f}",
+        f"{max(0.0, delay):.3f}",
+        stdout=asyncio.subprocess.PIPE,
+    )
 
 
 async def stream(
