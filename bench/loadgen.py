@@ -237,31 +237,34 @@ def unary_open(
     started = False
     gc.collect()
     gc.disable()  # the client's collections are not the server's latency (see the docstring)
-    while True:
-        due = start + issued / rate
-        if not started and due >= measure_from:
-            rec.start()
-            started = True
-        if due >= end:
-            break
-        wait = due - CLOCK()
-        if wait > 0:
-            time.sleep(wait)
-        call = methods[issued % len(methods)].future(request, timeout=10)
-        call.add_done_callback(record(due, CLOCK()))
-        calls.append(call)
-        issued += 1
-    for call in calls:
-        call.result()  # an error fails the scenario, as in the other drivers
-    rec.stop()
-    gc.enable()
-    output, _ = meter.communicate()
+    try:
+        while True:
+            due = start + issued / rate
+            if not started and due >= measure_from:
+                rec.start()
+                started = True
+            if due >= end:
+                break
+            wait = due - CLOCK()
+            if wait > 0:
+                time.sleep(wait)
+            call = methods[issued % len(methods)].future(request, timeout=10)
+            call.add_done_callback(record(due, CLOCK()))
+            calls.append(call)
+            issued += 1
+        for call in calls:
+            call.result()  # an error fails the scenario, as in the other drivers
+        rec.stop()
+        output, _ = meter.communicate()
+    finally:
+        gc.enable()
+        meter.kill()
+        for channel in channels:
+            channel.close()
     window.hiccups = json.loads(output)
     window.items = window.calls
     service_times.sort()
     window.service_p99 = percentile(service_times, 0.99)
-    for channel in channels:
-        channel.close()
     return window
 
 
