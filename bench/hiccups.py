@@ -16,6 +16,8 @@ import logging
 import sys
 import time
 
+from bench.stats import percentile
+
 _LOGGER = logging.getLogger(__name__)
 
 INTERVAL_S = 0.001
@@ -33,17 +35,12 @@ def measure(seconds: float, interval: float = INTERVAL_S) -> dict[str, float]:
         time.sleep(interval)
         late.append(clock() - began - interval)
     late.sort()
-    count = len(late)
-
-    def at(fraction: float) -> float:
-        return late[min(count - 1, int(count * fraction))] * 1e3 if count else 0.0
-
     return {
-        "samples": count,
-        "p50_ms": at(0.50),
-        "p99_ms": at(0.99),
-        "p999_ms": at(0.999),
-        "max_ms": late[-1] * 1e3 if count else 0.0,
+        "samples": len(late),
+        "p50_ms": percentile(late, 0.50) * 1e3,
+        "p99_ms": percentile(late, 0.99) * 1e3,
+        "p999_ms": percentile(late, 0.999) * 1e3,
+        "max_ms": late[-1] * 1e3 if late else 0.0,
     }
 
 

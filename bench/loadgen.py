@@ -36,6 +36,7 @@ from typing import Any
 import grpc
 
 from bench import workload
+from bench.stats import percentile
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 _LOGGER = logging.getLogger(__name__)
@@ -84,14 +85,6 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def percentile(sorted_samples: Sequence[float], fraction: float) -> float:
-    """The sample at `fraction` of a sorted list (nearest rank); 0 when empty."""
-    if not sorted_samples:
-        return 0.0
-    index = min(len(sorted_samples) - 1, int(len(sorted_samples) * fraction))
-    return sorted_samples[index]
-
-
 @dataclass
 class Window:
     """What one scenario measured between warm-up and stop."""
@@ -125,8 +118,11 @@ class Window:
             "client_cpu_pct": 100 * self.client_cpu / seconds,
             "server_us_per_item": 1e6 * self.server_cpu / self.items if self.items else 0.0,
             "steal_pct": self.steal_pct,
-            **({"hiccup_p99_ms": self.hiccups["p99_ms"]} if self.hiccups else {}),
-            **({"hiccup_max_ms": self.hiccups["max_ms"]} if self.hiccups else {}),
+            **(
+                {"hiccup_p99_ms": self.hiccups["p99_ms"], "hiccup_max_ms": self.hiccups["max_ms"]}
+                if self.hiccups
+                else {}
+            ),
             **extra,
         }
 

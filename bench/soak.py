@@ -31,7 +31,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench import procs, workload
-from bench.loadgen import CHANNEL_OPTIONS, SERVICE, percentile
+from bench.loadgen import CHANNEL_OPTIONS, SERVICE
+from bench.stats import percentile
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 _LOGGER = logging.getLogger(__name__)
