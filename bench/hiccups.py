@@ -1,11 +1,21 @@
-"""A hiccup meter: how late this machine wakes a process that asked to sleep 1 ms.
+"""A machine meter: how late this machine wakes a sleeper, and how fast its CPUs run.
 
-A process that does nothing but `sleep(1 ms)` should wake ~0.1 ms late; on a
-shared or oversubscribed machine (vCPU steal, another tenant's burst) it
-wakes milliseconds late, and so does every server's reply. The load
-generator runs this in its own process beside each open-loop scenario, so a
-p99 can be read against the machine's own stalls in the same seconds (the
-idea of jHiccup). `python -m bench.hiccups SECONDS [DELAY]` waits DELAY seconds (so its own
+Two things a server's tail latency can owe to the machine rather than to the
+server, measured in a separate process beside each open-loop scenario:
+
+- wake-up lateness: a process that sleeps 1 ms should wake ~0.1 ms late; on
+  an oversubscribed machine it wakes milliseconds late (the idea of jHiccup);
+- CPU speed: after each wake it runs a fixed chunk of pure-Python work and
+  times it in its own thread CPU time, which excludes time the guest kernel
+  ran someone else. A chunk that takes several times its median CPU time ran
+  on a vCPU the host slowed down. This catches what neither steal nor
+  wake-up lateness shows: on this project's VMs, both vCPUs at once run
+  10-20x slower for 1-70 ms spans, ~3.5% of the time, while /proc/stat
+  reports no steal and a sleeper still wakes on time.
+
+The slow spans are reported as CLOCK_MONOTONIC intervals (`time.perf_counter`
+on Linux), so the load generator can tell which of its calls overlapped one.
+`python -m bench.hiccups SECONDS [DELAY]` waits DELAY seconds (so its own
 start-up falls in the scenario's warm-up), then prints one JSON object.
 """
 
@@ -13,34 +23,86 @@ from __future__ import annotations
 
 import json
 import logging
+import statistics
 import sys
 import time
+from collections.abc import Sequence
+from typing import Any
 
 from bench.stats import percentile
 
 _LOGGER = logging.getLogger(__name__)
 
 INTERVAL_S = 0.001
+CHUNK_LOOPS = 400
+"""The fixed work per wake: ~30 µs of CPU here, ~3% of one core at 1 kHz."""
+SLOW_FACTOR = 3.0
+"""A chunk this many times its median CPU time ran on a slowed-down CPU."""
+MERGE_GAP_S = 0.002
+"""Slow chunks closer than this (two wakes) form one slow span."""
 
 
-def measure(seconds: float, interval: float = INTERVAL_S) -> dict[str, float]:
-    """Sleeps `interval` over and over for `seconds`; percentiles of the oversleep in ms."""
-    clock = time.perf_counter
+def _chunk() -> int:
+    total = 0
+    for i in range(CHUNK_LOOPS):
+        total += i * i
+    return total
+
+
+def slow_spans(
+    chunks: Sequence[tuple[float, float, float]], factor: float = SLOW_FACTOR
+) -> list[tuple[float, float]]:
+    """Merged (start, end) spans of the chunks whose CPU time exceeds `factor` x the median.
+
+    `chunks` are (wall start, wall end, thread CPU seconds) per chunk.
+    """
+    if not chunks:
+        return []
+    threshold = factor * statistics.median(cpu for _, _, cpu in chunks)
+    spans: list[tuple[float, float]] = []
+    for start, end, cpu in chunks:
+        if cpu <= threshold:
+            continue
+        if spans and start - spans[-1][1] <= MERGE_GAP_S:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def measure(seconds: float, interval: float = INTERVAL_S) -> dict[str, Any]:
+    """Sleeps `interval` then runs one chunk, over and over for `seconds`."""
+    clock, cpu_clock = time.perf_counter, time.thread_time
     late: list[float] = []
-    end = clock() + seconds
+    chunks: list[tuple[float, float, float]] = []
+    began_all = clock()
+    end = began_all + seconds
     while True:
         began = clock()
         if began >= end:
             break
         time.sleep(interval)
-        late.append(clock() - began - interval)
+        woke = clock()
+        late.append(woke - began - interval)
+        cpu0 = cpu_clock()
+        _chunk()
+        chunks.append((woke, clock(), cpu_clock() - cpu0))
     late.sort()
+    spans = slow_spans(chunks)
+    elapsed = max(clock() - began_all, 1e-9)
+    cpu = sorted(c for _, _, c in chunks)
+    median_cpu = percentile(cpu, 0.50) or 1e-12
     return {
         "samples": len(late),
         "p50_ms": percentile(late, 0.50) * 1e3,
         "p99_ms": percentile(late, 0.99) * 1e3,
         "p999_ms": percentile(late, 0.999) * 1e3,
         "max_ms": late[-1] * 1e3 if late else 0.0,
+        "chunk_median_us": median_cpu * 1e6,
+        "slowdown_max": (cpu[-1] / median_cpu) if cpu else 0.0,
+        "slow_pct": 100 * sum(b - a for a, b in spans) / elapsed,
+        "slow_longest_ms": max((b - a for a, b in spans), default=0.0) * 1e3,
+        "slow_spans": [[round(a, 6), round(b, 6)] for a, b in spans],
     }
 
 

@@ -15,6 +15,13 @@ Scenarios:
   grpcio futures, whose client adds less latency than grpc.aio's.
 - `stream`: `streams` bidi streams, each keeping `window` batches in flight;
   every response is decoded and its result count checked (end to end).
+- `paired`: two legs (a closed-loop unary or stream scenario against a
+  target, or in-process stdlib-json classification) measured in alternating
+  short slices, A B B A A B ...; the result is the median of the per-pair
+  ratios. This machine's speed drifts by 30% from one minute to the next and
+  dips for tens of ms at a time, so a ratio of two runs taken minutes apart
+  says more about the host than about the code; slices a second apart share
+  the host's mood.
 """
 
 from __future__ import annotations
@@ -26,17 +33,19 @@ import json
 import logging
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 
 from bench import workload
-from bench.stats import percentile
+from bench.hiccups import INTERVAL_S
+from bench.stats import Spans, percentile
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 _LOGGER = logging.getLogger(__name__)
@@ -99,8 +108,10 @@ class Window:
     """Open loop only: p99 from the actual send, not the scheduled one."""
     steal_pct: float = 0.0
     """Share of the machine's CPU time stolen by the hypervisor during the window."""
-    hiccups: dict[str, float] = field(default_factory=dict)
-    """Open loop only: the machine's own wake-up lateness meanwhile (bench/hiccups.py)."""
+    hiccups: dict[str, Any] = field(default_factory=dict)
+    """Open loop only: the machine meter's wake-ups and CPU speed meanwhile (bench/hiccups.py)."""
+    clean_latencies: list[float] = field(default_factory=list)
+    """Open loop only: latencies of the calls that overlapped no slow-CPU span."""
 
     def result(self, **extra: Any) -> dict[str, Any]:
         """The scenario's JSON result."""
@@ -118,12 +129,20 @@ class Window:
             "client_cpu_pct": 100 * self.client_cpu / seconds,
             "server_us_per_item": 1e6 * self.server_cpu / self.items if self.items else 0.0,
             "steal_pct": self.steal_pct,
-            **(
-                {"hiccup_p99_ms": self.hiccups["p99_ms"], "hiccup_max_ms": self.hiccups["max_ms"]}
-                if self.hiccups
-                else {}
-            ),
+            **(self._machine() if self.hiccups else {}),
             **extra,
+        }
+
+    def _machine(self) -> dict[str, Any]:
+        clean = sorted(self.clean_latencies)
+        return {
+            "hiccup_p99_ms": self.hiccups["p99_ms"],
+            "hiccup_max_ms": self.hiccups["max_ms"],
+            "slow_cpu_pct": self.hiccups["slow_pct"],
+            "slow_cpu_longest_ms": self.hiccups["slow_longest_ms"],
+            "slowdown_max": self.hiccups["slowdown_max"],
+            "clean_calls_pct": 100 * len(clean) / self.calls if self.calls else 0.0,
+            "clean_p99_ms": percentile(clean, 0.99) * 1e3,
         }
 
 
@@ -210,6 +229,7 @@ def unary_open(
         method(request, timeout=10, wait_for_ready=True)
     window = rec.window
     service_times: list[float] = []
+    spans: list[tuple[float, float]] = []  # (scheduled, answered) per measured call
     start = CLOCK() + 0.01
     measure_from = start + spec["warmup"]
     end = measure_from + spec["seconds"]
@@ -224,6 +244,7 @@ def unary_open(
             if scheduled >= measure_from and rec.on:
                 window.latencies.append(now - scheduled)
                 service_times.append(now - sent)
+                spans.append((scheduled, now))
                 window.calls += 1
 
         return done
@@ -258,6 +279,8 @@ def unary_open(
         for channel in channels:
             channel.close()
     window.hiccups = json.loads(output)
+    slow = Spans(window.hiccups["slow_spans"], margin=INTERVAL_S)
+    window.clean_latencies = [b - a for a, b in spans if not slow.overlaps(a, b)]
     window.items = window.calls
     service_times.sort()
     window.service_p99 = percentile(service_times, 0.99)
@@ -327,6 +350,70 @@ async def stream(
     return window
 
 
+LegRunner = Callable[[float], Awaitable[float]]
+"""Measures one slice of `seconds` and returns items/s."""
+
+
+async def _leg(plan: dict[str, Any], leg: dict[str, Any]) -> tuple[LegRunner, list[Any]]:
+    """A runner for one leg of a paired scenario, and the channels it opened."""
+    if leg["kind"] == "inproc":
+        classify = workload.classify_with(workload.PARSERS["stdlib json"], workload.lookup_table())
+        payloads = workload.mixed_payloads(plan.get("distinct", 2000))
+
+        async def inproc(seconds: float) -> float:
+            return workload.time_in_process(classify, payloads, seconds)["items_per_s"]
+
+        return inproc, []
+    channels = [
+        grpc.aio.insecure_channel(leg["target"], options=[*CHANNEL_OPTIONS, ("bench.leg", i)])
+        for i in range(leg.get("channels", 4))
+    ]
+    for channel in channels:
+        await asyncio.wait_for(channel.channel_ready(), 10)
+
+    async def remote(seconds: float) -> float:
+        spec = {**leg, "seconds": seconds}
+        rec = Recorder([])
+        if leg["kind"] == "unary":
+            window = await unary_closed(channels, spec, rec)
+        else:
+            window = await stream(channels, spec, rec)
+        return window.items / (window.seconds or 1e-9)
+
+    return remote, channels
+
+
+async def paired(plan: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """Alternating slices of two legs; the median of the per-pair items/s ratios (A / B)."""
+    runners, opened = [], []
+    for leg in spec["legs"]:
+        runner, channels = await _leg(plan, leg)
+        runners.append(runner)
+        opened += channels
+    rates: list[list[float]] = [[], []]
+    try:
+        for i in range(spec["pairs"]):
+            for leg in (0, 1) if i % 2 == 0 else (1, 0):
+                rates[leg].append(await runners[leg](spec["slice"]))
+    finally:
+        for channel in opened:
+            await channel.close()
+    ratios = [a / b for a, b in zip(rates[0], rates[1], strict=True)]
+    return {
+        "name": spec["name"],
+        "kind": "paired",
+        "legs": [leg["name"] for leg in spec["legs"]],
+        "pairs": spec["pairs"],
+        "slice": spec["slice"],
+        "a_items_per_s": statistics.median(rates[0]),
+        "b_items_per_s": statistics.median(rates[1]),
+        "ratio": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "ratios": ratios,
+    }
+
+
 def _unary_request(kind: str) -> bytes:
     if kind == "bare":
         return workload.bare_code_request()
@@ -343,6 +430,9 @@ async def run(plan: dict[str, Any]) -> None:
         await asyncio.wait_for(channel.channel_ready(), 10)
     done: dict[str, dict[str, Any]] = {}
     for spec in plan["scenarios"]:
+        if spec["kind"] == "paired":
+            print(json.dumps(await paired(plan, spec)), flush=True)
+            continue
         rec = Recorder(plan.get("server_pids", []))
         extra: dict[str, Any] = {}
         if spec["kind"] == "unary":
