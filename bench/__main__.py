@@ -1,9 +1,11 @@
 """`make bench` / `python -m bench`: the whole benchmark in one run.
 
-Order: in-process baselines, start-up time, the empty-handler reference
-server, the service with 1 worker and with N, then the memory run (RSS over
-2 million streamed items). Each server is a fresh `python -m ...` subprocess
-and the load comes from a separate load-generator process (bench/loadgen.py).
+Order: in-process baselines, the empty-handler reference server, the service
+with 1 worker and with N (all of it `--runs` times), then the paired ratios
+(the two throughput targets, measured in alternating slices), start-up time
+and the memory run (RSS over 2 million streamed items). Each server is a
+fresh `python -m ...` subprocess and the load comes from a separate
+load-generator process (bench/loadgen.py).
 BENCH_SECONDS sets the measured seconds per scenario (default 3).
 """
 
@@ -118,6 +120,66 @@ def servers(workers: list[int], seconds: float, warmup: float) -> list[dict[str,
     return rows
 
 
+def paired(workers: list[int], pairs: int, slice_s: float) -> list[dict[str, Any]]:
+    """The two throughput ratios, each leg measured in alternating slices (bench/loadgen.py).
+
+    All servers run at once (an idle one costs nothing), so consecutive
+    slices compare the service with its reference under the same host speed.
+    """
+    started = [procs.start_server("reference", 1)]
+    try:
+        for count in workers:
+            started.append(procs.start_server("service", count))
+        reference, services = started[0], dict(zip(workers, started[1:], strict=True))
+        first = workers[0]
+        warm = 0.2 if slice_s >= 0.5 else 0.05
+        unary = {**_unary_spec("", "bare", slice_s, warm)}
+        scenarios: list[dict[str, Any]] = [
+            {
+                "name": "paired/unary",
+                "kind": "paired",
+                "pairs": pairs,
+                "slice": slice_s,
+                "legs": [
+                    {
+                        **unary,
+                        "name": f"service/w{first}/unary/bare",
+                        "target": services[first].target,
+                    },
+                    {
+                        **unary,
+                        "name": "reference/w1/unary",
+                        "target": reference.target,
+                        "check": False,
+                    },
+                ],
+            }
+        ]
+        for count in workers:
+            stream = _stream_spec(1000, slice_s, warm, decode=True)
+            scenarios.append(
+                {
+                    "name": f"paired/stream1000/w{count}",
+                    "kind": "paired",
+                    "pairs": pairs,
+                    "slice": slice_s,
+                    "legs": [
+                        {
+                            **stream,
+                            "name": f"service/w{count}/stream/1000",
+                            "target": services[count].target,
+                        },
+                        {"name": "inproc/stdlib json", "kind": "inproc"},
+                    ],
+                }
+            )
+        results, _ = procs.run_loadgen({"channels": 1, "scenarios": scenarios}, services[first])
+    finally:
+        for server in started:
+            server.stop()
+    return results
+
+
 def startup(times: int) -> dict[str, Any]:
     """Seconds from spawning `python -m server` to health SERVING."""
     samples = []
@@ -178,12 +240,15 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(in_process(seconds) + servers(workers, seconds, warmup))
     rows = report.median_rows(runs)
     report.add_ratios(rows)
+    print("paired ratios ...", file=sys.stderr)
+    pairs = paired(workers, 2 if args.quick else 8, 0.2 if args.quick else 1.0)
     print("start-up and memory ...", file=sys.stderr)
     started = startup(1 if args.quick else 3)
     mem = memory(memory_items)
-    checks = report.targets(rows, mem, started)
+    checks = report.targets(rows, mem, started, pairs)
 
     print(report.table(rows))
+    print("\n" + report.paired_table(pairs))
     print(
         f"\nstart-up to SERVING: median {started['median_s']:.3f}s of "
         f"{[round(s, 3) for s in started['samples_s']]}"
@@ -207,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             "loadavg_at_end": os.getloadavg(),
         },
         "rows": rows,
+        "paired": pairs,
         "targets": checks,
         "startup": started,
         "memory": mem,

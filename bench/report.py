@@ -24,6 +24,11 @@ NUMERIC_KEYS = (
     "steal_pct",
     "hiccup_p99_ms",
     "hiccup_max_ms",
+    "slow_cpu_pct",
+    "slow_cpu_longest_ms",
+    "slowdown_max",
+    "clean_calls_pct",
+    "clean_p99_ms",
 )
 
 
@@ -74,13 +79,23 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
             row["vs_stdlib"] = row["items_per_s"] / stdlib["items_per_s"]
 
 
+def _paired(pairs: Sequence[dict[str, Any]], prefix: str) -> float | None:
+    """The best median ratio among the paired scenarios named `prefix`*."""
+    ratios = [p["ratio"] for p in pairs if p["name"].startswith(prefix)]
+    return max(ratios) if ratios else None
+
+
 def targets(
-    rows: Sequence[dict[str, Any]], memory: dict[str, Any], startup: dict[str, Any]
+    rows: Sequence[dict[str, Any]],
+    memory: dict[str, Any],
+    startup: dict[str, Any],
+    pairs: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """The issue's five targets, each measured value against its threshold.
 
-    Rows with `met` None are context for the row above them (what the
-    machine did meanwhile), not targets.
+    The two throughput ratios come from the paired slices when measured
+    (`pairs`), else from the scenario rows. Rows with `met` None are context
+    for the row above them (what the machine did meanwhile), not targets.
     """
     out: list[dict[str, Any]] = []
 
@@ -95,18 +110,30 @@ def targets(
         """A number that explains a verdict, not a target itself (met is None)."""
         out.append({"target": name, "value": value, "limit": "", "met": None})
 
-    add(
-        "unary Classify (bare) / empty handler",
-        _get(rows, "service/w1/unary/bare", "vs_reference"),
-        0.9,
-        True,
-        "x",
-    )
+    unpaired_unary = _get(rows, "service/w1/unary/bare", "vs_reference")
     best_stream = max(
         (r.get("vs_stdlib", 0.0) for r in rows if r["kind"] == "stream" and r.get("batch") == 1000),
         default=None,
     )
-    add("ClassifyStream 1000 / stdlib json (best workers)", best_stream, 1.0, True, "x")
+    paired_unary, paired_stream = _paired(pairs, "paired/unary"), _paired(pairs, "paired/stream")
+    add(
+        "unary Classify (bare) / empty handler",
+        paired_unary if paired_unary is not None else unpaired_unary,
+        0.9,
+        True,
+        "x",
+    )
+    if paired_unary is not None:
+        context("  the unary ratio from the scenario rows (minutes apart)", unpaired_unary)
+    add(
+        "ClassifyStream 1000 / stdlib json (best workers)",
+        paired_stream if paired_stream is not None else best_stream,
+        1.0,
+        True,
+        "x",
+    )
+    if paired_stream is not None:
+        context("  the stream ratio from the scenario rows (minutes apart)", best_stream)
     add(
         "unary p99 at half saturation (ms)",
         _get(rows, "service/w1/open/bare", "p99_ms"),
@@ -130,8 +157,28 @@ def targets(
         _get(rows, "service/w1/open/bare", "steal_pct"),
     )
     context(
+        "  meanwhile, time both CPUs ran >= 3x slower (%)",
+        _get(rows, "service/w1/open/bare", "slow_cpu_pct"),
+    )
+    context(
+        "  the longest such slow span (ms)",
+        _get(rows, "service/w1/open/bare", "slow_cpu_longest_ms"),
+    )
+    context(
+        "  p99 of the calls that overlapped no slow span (ms)",
+        _get(rows, "service/w1/open/bare", "clean_p99_ms"),
+    )
+    context(
+        "  those calls' share of all calls (%)",
+        _get(rows, "service/w1/open/bare", "clean_calls_pct"),
+    )
+    context(
         "  the empty-handler server's p99 at half its saturation (ms)",
         _get(rows, "reference/w1/open", "p99_ms"),
+    )
+    context(
+        "  the empty-handler server's p99 outside slow spans (ms)",
+        _get(rows, "reference/w1/open", "clean_p99_ms"),
     )
     add("RSS after streamed items (MiB)", memory.get("end_mib"), 100, False, " MiB")
     add("RSS growth over the run (MiB)", memory.get("growth_mib"), 5, False, " MiB")
@@ -151,7 +198,8 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
     """The results as a fixed-width text table."""
     header = (
         f"{'scenario':<34}{'items/s':>12}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99 snd':>9}"
-        f"{'srv cpu%':>9}{'srv us/it':>10}{'vs ref':>8}{'vs json':>8}{'steal%':>7}{'hic p99':>8}"
+        f"{'srv cpu%':>9}{'srv us/it':>10}{'vs ref':>8}{'vs json':>8}{'steal%':>7}{'slow%':>7}"
+        f"{'p99 cln':>9}"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
@@ -161,7 +209,22 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
             f"{_fmt(row.get('service_p99_ms'), 3):>9}"
             f"{_fmt(row.get('server_cpu_pct')):>9}{_fmt(row.get('server_us_per_item'), 1):>10}"
             f"{_fmt(row.get('vs_reference'), 2):>8}{_fmt(row.get('vs_stdlib'), 2):>8}"
-            f"{_fmt(row.get('steal_pct'), 1):>7}{_fmt(row.get('hiccup_p99_ms'), 2):>8}"
+            f"{_fmt(row.get('steal_pct'), 1):>7}{_fmt(row.get('slow_cpu_pct'), 1):>7}"
+            f"{_fmt(row.get('clean_p99_ms'), 3):>9}"
+        )
+    return "\n".join(lines)
+
+
+def paired_table(pairs: Sequence[dict[str, Any]]) -> str:
+    """The paired ratios: each leg's median items/s and the per-pair ratio spread."""
+    header = f"{'paired (alternating slices)':<28}{'A items/s':>12}{'B items/s':>12}"
+    header += f"{'A/B median':>12}{'min':>7}{'max':>7}  legs"
+    lines = [header, "-" * (len(header) + 40)]
+    for p in pairs:
+        lines.append(
+            f"{p['name']:<28}{_fmt(p['a_items_per_s']):>12}{_fmt(p['b_items_per_s']):>12}"
+            f"{_fmt(p['ratio'], 3):>12}{_fmt(p['ratio_min'], 2):>7}{_fmt(p['ratio_max'], 2):>7}"
+            f"  {p['legs'][0]} / {p['legs'][1]}, {p['pairs']} pairs of {p['slice']:g} s"
         )
     return "\n".join(lines)
 

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.procs import ROOT
 
 
@@ -37,14 +39,30 @@ def test_quick_bench_writes_results_and_chart(tmp_path: Path) -> None:
         assert expected in ids
     for row in document["rows"]:
         assert row["items_per_s"] > 0, row["id"]
+    paired = {p["name"]: p for p in document["paired"]}
+    assert set(paired) == {"paired/unary", "paired/stream1000/w1", "paired/stream1000/w2"}
+    for p in paired.values():
+        assert len(p["ratios"]) == p["pairs"] == 2
+        assert p["ratio_min"] <= p["ratio"] <= p["ratio_max"]
+        assert p["a_items_per_s"] > 0 and p["b_items_per_s"] > 0
+    assert paired["paired/unary"]["legs"] == ["service/w1/unary/bare", "reference/w1/unary"]
     checks = document["targets"]
     assert len([check for check in checks if check["met"] is not None]) == 7
     context = {check["target"].strip(): check["value"] for check in checks if check["met"] is None}
     assert context["meanwhile, the machine's own hiccup p99 (ms)"] >= 0
+    by_name = {check["target"]: check for check in checks}
+    assert by_name["unary Classify (bare) / empty handler"]["value"] == pytest.approx(
+        paired["paired/unary"]["ratio"]
+    )
     assert 0 <= context["meanwhile, CPU time stolen by the hypervisor (%)"] <= 100
     assert context["the empty-handler server's p99 at half its saturation (ms)"] > 0
+    assert 0 <= context["meanwhile, time both CPUs ran >= 3x slower (%)"] <= 100
+    assert 0 < context["those calls' share of all calls (%)"] <= 100
+    assert context["p99 of the calls that overlapped no slow span (ms)"] > 0
+    assert context["the empty-handler server's p99 outside slow spans (ms)"] > 0
     open_loop = next(row for row in document["rows"] if row["id"] == "service/w1/open/bare")
     assert open_loop["hiccup_max_ms"] >= open_loop["hiccup_p99_ms"] >= 0
+    assert open_loop["slow_cpu_longest_ms"] >= 0
     assert document["memory"]["items"] == 5000
     assert document["memory"]["end_mib"] > 0
     assert 0 < document["startup"]["median_s"] < 30
