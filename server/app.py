@@ -17,7 +17,7 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from server import heap
 from server.catalog import EMBEDDED_CATALOG, load_catalog
@@ -75,6 +75,28 @@ class RunningServer:
     metrics: Metrics | None = None
 
 
+class GenericOnly:
+    """A server as library helpers see it: their handlers go in as generic handlers only.
+
+    grpc.aio's serving loop keeps one pending request per registered method
+    and, for every call it accepts, runs `asyncio.wait` over all of them, so
+    each registered method costs every call a little. With our seven methods,
+    health's three and reflection's one registered, a unary Classify took
+    531k instructions in the server against 471k with none registered (457k
+    for the empty-handler reference); measured with callgrind, which counts
+    the same on a noisy host. Generic handlers serve the same methods.
+    """
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        self._server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(self, service: str, handlers: Any) -> None:
+        """Dropped on purpose: the generic handler added with it serves these methods."""
+
+
 def server_options(config: ServerConfig) -> list[tuple[str, Any]]:
     """Channel arguments: message limits, keepalive, connection age, port sharing."""
     return [
@@ -117,10 +139,11 @@ def build_server(address: str, config: ServerConfig | None = None) -> RunningSer
         holder.listeners.append(metrics.catalog_loaded)
     add_servicer(servicer, server)  # Classify* may answer in bytes
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    if config.reflection:
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, GenericOnly(server))
+    if config.reflection:  # as reflection.enable_server_reflection does for an aio server
+        names = (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+            reflection.aio.ReflectionServicer(names), GenericOnly(server)
         )
     if config.tls is not None:
         port = server.add_secure_port(address, server_credentials(config.tls))
