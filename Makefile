@@ -16,10 +16,10 @@ GEN_DIR := $(PROTO_DIR)/whatsapp/errors/v1
 THIRD_PARTY := .build/third_party
 SITE = $$($(BIN)/python -c 'import google.rpc, os; print(os.path.dirname(os.path.dirname(google.rpc.__path__[0])))')
 
-.PHONY: help install proto checkgenerate lint fmt test fuzz serve bench soak clean
+.PHONY: help install proto checkgenerate lint fmt test fuzz serve bench bench-instructions soak clean
 
 help: ## Show this help
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
 
 install: $(STAMP) ## Create .venv with the package and its dev tools (idempotent)
 
@@ -65,6 +65,9 @@ serve: install ## Serve the embedded catalog on $(HOST):$(PORT) (plaintext, refl
 
 bench: install ## Benchmark on loopback; writes bench/results/*.json and a PNG chart
 	$(BIN)/python -m bench
+
+bench-instructions: install ## Instructions per unary call, service vs empty handler, under callgrind (noise-free)
+	$(BIN)/python -m bench.instructions
 
 soak: install ## Mixed load for SOAK_SECONDS (default 120): errors, RSS and latency
 	$(BIN)/python -m bench.soak --seconds $${SOAK_SECONDS:-120}

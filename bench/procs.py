@@ -108,14 +108,20 @@ class ServerProcess:
                 self.popen.wait()
 
 
+def server_command(
+    kind: str, port: int, workers: int = 1, extra_args: Sequence[str] = ()
+) -> list[str]:
+    """The argv that serves `kind` ("service" or "reference") on `port`."""
+    if kind == "reference":
+        return [sys.executable, "-m", "bench.reference", "--port", str(port)]
+    cmd = [sys.executable, "-m", "server", "--host", HOST, "--port", str(port)]
+    return [*cmd, "--log-level", "WARNING", "--workers", str(workers), *extra_args]
+
+
 def start_server(kind: str, workers: int = 1, extra_args: Sequence[str] = ()) -> ServerProcess:
     """Starts `python -m server` (kind "service") or the reference and waits for SERVING."""
     port = free_port()
-    if kind == "reference":
-        cmd = [sys.executable, "-m", "bench.reference", "--port", str(port)]
-    else:
-        cmd = [sys.executable, "-m", "server", "--host", HOST, "--port", str(port)]
-        cmd += ["--log-level", "WARNING", "--workers", str(workers), *extra_args]
+    cmd = server_command(kind, port, workers, extra_args)
     began = time.perf_counter()
     popen = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, cwd=ROOT)
     try:

@@ -1,4 +1,4 @@
-"""`python -m bench --quick` and `python -m bench.handler_cost` run end to end.
+"""`python -m bench --quick`, `bench.handler_cost` and `bench.instructions` run end to end.
 
 Only that the benchmark works is asserted here; its numbers are never
 checked by tests (they are `make bench`'s job).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,6 +68,20 @@ def test_quick_bench_writes_results_and_chart(tmp_path: Path) -> None:
     assert document["memory"]["end_mib"] > 0
     assert 0 < document["startup"]["median_s"] < 30
     assert (tmp_path / "quick.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.skipif(shutil.which("callgrind_control") is None, reason="valgrind not installed")
+def test_instruction_counts_compare_both_servers() -> None:
+    cmd = [sys.executable, "-m", "bench.instructions", "--calls", "30", "--warmup", "20"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["calls"] == 30
+    assert result["reference_instructions_per_call"] > 10_000  # a real gRPC call, not a no-op
+    assert result["service_instructions_per_call"] > 10_000
+    assert result["expected_throughput_ratio"] == pytest.approx(
+        1 / result["service_over_reference"]
+    )
 
 
 def test_handler_cost_prints_every_stage() -> None:
