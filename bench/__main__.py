@@ -145,6 +145,7 @@ def paired(workers: list[int], pairs: int, slice_s: float) -> list[dict[str, Any
                         **unary,
                         "name": f"service/w{first}/unary/bare",
                         "target": services[first].target,
+                        "pids": services[first].pids(),
                     },
                     {
                         **unary,
@@ -168,6 +169,7 @@ def paired(workers: list[int], pairs: int, slice_s: float) -> list[dict[str, Any
                             **stream,
                             "name": f"service/w{count}/stream/1000",
                             "target": services[count].target,
+                            "pids": services[count].pids(),
                         },
                         {"name": "inproc/stdlib json", "kind": "inproc"},
                     ],

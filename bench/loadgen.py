@@ -43,7 +43,7 @@ from typing import Any
 
 import grpc
 
-from bench import workload
+from bench import spread, workload
 from bench.hiccups import INTERVAL_S
 from bench.stats import Spans, percentile
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
@@ -86,6 +86,36 @@ def machine_ticks() -> tuple[int, int]:
         return 0, 0
     ticks = [int(value) for value in fields[:8]]  # user .. steal; guest time is inside user
     return (ticks[7] if len(ticks) > 7 else 0), sum(ticks)
+
+
+async def aio_channels(
+    target: str, count: int, pids: Sequence[int], tag: str
+) -> list[grpc.aio.Channel]:
+    """`count` connected grpc.aio channels, spread evenly over the server's workers."""
+
+    async def open_one(index: int) -> grpc.aio.Channel:
+        channel = grpc.aio.insecure_channel(target, options=[*CHANNEL_OPTIONS, (tag, index)])
+        await asyncio.wait_for(channel.channel_ready(), 10)
+        return channel
+
+    async def close_one(channel: grpc.aio.Channel) -> None:
+        await channel.close()
+
+    return await spread.open_spread(count, pids, spread.port_of(target), open_one, close_one)
+
+
+def sync_channels(target: str, count: int, pids: Sequence[int], tag: str) -> list[grpc.Channel]:
+    """`count` connected synchronous channels, spread evenly over the server's workers."""
+
+    async def open_one(index: int) -> grpc.Channel:
+        channel = grpc.insecure_channel(target, options=[*CHANNEL_OPTIONS, (tag, index)])
+        grpc.channel_ready_future(channel).result(timeout=10)
+        return channel
+
+    async def close_one(channel: grpc.Channel) -> None:
+        channel.close()
+
+    return asyncio.run(spread.open_spread(count, pids, spread.port_of(target), open_one, close_one))
 
 
 def own_cpu_seconds() -> float:
@@ -220,10 +250,7 @@ def unary_open(
     send is sent at once, never skipped (no coordinated omission).
     """
     request = _unary_request(spec["request"])
-    channels = [
-        grpc.insecure_channel(target, options=[*CHANNEL_OPTIONS, ("bench.open", i)])
-        for i in range(channel_count)
-    ]
+    channels = sync_channels(target, channel_count, rec.pids, "bench.open")
     methods = [channel.unary_unary(f"{SERVICE}/Classify") for channel in channels]
     for method in methods:
         method(request, timeout=10, wait_for_ready=True)
@@ -364,12 +391,9 @@ async def _leg(plan: dict[str, Any], leg: dict[str, Any]) -> tuple[LegRunner, li
             return workload.time_in_process(classify, payloads, seconds)["items_per_s"]
 
         return inproc, []
-    channels = [
-        grpc.aio.insecure_channel(leg["target"], options=[*CHANNEL_OPTIONS, ("bench.leg", i)])
-        for i in range(leg.get("channels", 4))
-    ]
-    for channel in channels:
-        await asyncio.wait_for(channel.channel_ready(), 10)
+    channels = await aio_channels(
+        leg["target"], leg.get("channels", 4), leg.get("pids", []), "bench.leg"
+    )
 
     async def remote(seconds: float) -> float:
         spec = {**leg, "seconds": seconds}
@@ -422,12 +446,9 @@ def _unary_request(kind: str) -> bytes:
 
 async def run(plan: dict[str, Any]) -> None:
     """Runs every scenario of `plan` in order, printing one JSON line each."""
-    channels = [
-        grpc.aio.insecure_channel(plan["target"], options=[*CHANNEL_OPTIONS, ("bench.ch", i)])
-        for i in range(plan.get("channels", 4))
-    ]
-    for channel in channels:
-        await asyncio.wait_for(channel.channel_ready(), 10)
+    channels = await aio_channels(
+        plan["target"], plan.get("channels", 4), plan.get("server_pids", []), "bench.ch"
+    )
     done: dict[str, dict[str, Any]] = {}
     for spec in plan["scenarios"]:
         if spec["kind"] == "paired":
