@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs shipped
+
 from bench import procs, report, workload
 
 _LOGGER = logging.getLogger(__name__)
@@ -104,11 +106,15 @@ def in_process(seconds: float) -> list[dict[str, Any]]:
     return rows
 
 
-def servers(workers: list[int], seconds: float, warmup: float) -> list[dict[str, Any]]:
+def servers(
+    workers: list[int], seconds: float, warmup: float, progress: Any = None
+) -> list[dict[str, Any]]:
     """Every scenario against the reference and the service with each worker count."""
     rows: list[dict[str, Any]] = []
     configs = [("reference", 1)] + [("service", n) for n in workers]
     for kind, count in configs:
+        if progress is not None:
+            progress.set_postfix_str(f"{kind} w{count}")
         server = procs.start_server(kind, count)
         try:
             results, _ = procs.run_loadgen(plan_for(kind, seconds, warmup), server)
@@ -117,6 +123,8 @@ def servers(workers: list[int], seconds: float, warmup: float) -> list[dict[str,
         for result in results:
             result.update(id=f"{kind}/w{count}/{result['name']}", server=kind, workers=count)
             rows.append(result)
+        if progress is not None:
+            progress.update()
     return rows
 
 
@@ -237,16 +245,25 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
 
     runs = []
-    for run in range(args.runs):
-        print(f"run {run + 1}/{args.runs}: in process, servers ...", file=sys.stderr)
-        runs.append(in_process(seconds) + servers(workers, seconds, warmup))
-    rows = report.median_rows(runs)
-    report.add_ratios(rows)
-    print("paired ratios ...", file=sys.stderr)
-    pairs = paired(workers, 2 if args.quick else 8, 0.2 if args.quick else 1.0)
-    print("start-up and memory ...", file=sys.stderr)
-    started = startup(1 if args.quick else 3)
-    mem = memory(memory_items)
+    steps = args.runs * (len(workers) + 1) + 3  # servers per run, then paired, start-up, memory
+    bar = {"file": sys.stderr, "disable": not sys.stderr.isatty(), "unit": "step"}
+    with tqdm(total=steps, desc="bench", **bar) as progress:
+        for run in range(args.runs):
+            progress.set_description(f"run {run + 1}/{args.runs}")
+            progress.set_postfix_str("in process")
+            runs.append(in_process(seconds) + servers(workers, seconds, warmup, progress))
+        rows = report.median_rows(runs)
+        report.add_ratios(rows)
+        progress.set_description("paired ratios")
+        progress.set_postfix_str("")
+        pairs = paired(workers, 2 if args.quick else 8, 0.2 if args.quick else 1.0)
+        progress.update()
+        progress.set_description("start-up")
+        started = startup(1 if args.quick else 3)
+        progress.update()
+        progress.set_description("memory")
+        mem = memory(memory_items)
+        progress.update()
     checks = report.targets(rows, mem, started, pairs)
 
     print(report.table(rows))
