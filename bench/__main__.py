@@ -128,6 +128,15 @@ def servers(
     return rows
 
 
+def _leg(spec: dict[str, Any], name: str, server: procs.ServerProcess) -> dict[str, Any]:
+    """One leg of a paired scenario: `spec` run against `server`, under `name`."""
+    return {**spec, "name": name, "target": server.target, "pids": server.pids()}
+
+
+def _paired_spec(name: str, pairs: int, slice_s: float, *legs: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "kind": "paired", "pairs": pairs, "slice": slice_s, "legs": list(legs)}
+
+
 def paired(workers: list[int], pairs: int, slice_s: float) -> list[dict[str, Any]]:
     """The two throughput ratios, each leg measured in alternating slices (bench/loadgen.py).
 
@@ -141,48 +150,27 @@ def paired(workers: list[int], pairs: int, slice_s: float) -> list[dict[str, Any
         reference, services = started[0], dict(zip(workers, started[1:], strict=True))
         first = workers[0]
         warm = 0.2 if slice_s >= 0.5 else 0.05
-        unary = {**_unary_spec("", "bare", slice_s, warm)}
-        scenarios: list[dict[str, Any]] = [
-            {
-                "name": "paired/unary",
-                "kind": "paired",
-                "pairs": pairs,
-                "slice": slice_s,
-                "legs": [
-                    {
-                        **unary,
-                        "name": f"service/w{first}/unary/bare",
-                        "target": services[first].target,
-                        "pids": services[first].pids(),
-                    },
-                    {
-                        **unary,
-                        "name": "reference/w1/unary",
-                        "target": reference.target,
-                        "check": False,
-                    },
-                ],
-            }
-        ]
-        for count in workers:
-            stream = _stream_spec(1000, slice_s, warm, decode=True)
-            scenarios.append(
-                {
-                    "name": f"paired/stream1000/w{count}",
-                    "kind": "paired",
-                    "pairs": pairs,
-                    "slice": slice_s,
-                    "legs": [
-                        {
-                            **stream,
-                            "name": f"service/w{count}/stream/1000",
-                            "target": services[count].target,
-                            "pids": services[count].pids(),
-                        },
-                        {"name": "inproc/stdlib json", "kind": "inproc"},
-                    ],
-                }
+        unary = _unary_spec("", "bare", slice_s, warm)
+        scenarios = [
+            _paired_spec(
+                "paired/unary",
+                pairs,
+                slice_s,
+                _leg(unary, f"service/w{first}/unary/bare", services[first]),
+                {**_leg(unary, "reference/w1/unary", reference), "check": False},
             )
+        ]
+        stream = _stream_spec(1000, slice_s, warm, decode=True)
+        scenarios += [
+            _paired_spec(
+                f"paired/stream1000/w{count}",
+                pairs,
+                slice_s,
+                _leg(stream, f"service/w{count}/stream/1000", services[count]),
+                {"name": "inproc/stdlib json", "kind": "inproc"},
+            )
+            for count in workers
+        ]
         results, _ = procs.run_loadgen({"channels": 1, "scenarios": scenarios}, services[first])
     finally:
         for server in started:

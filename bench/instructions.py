@@ -32,10 +32,11 @@ from typing import Any
 import grpc
 
 from bench import procs, workload
+from bench.loadgen import SERVICE
 
 _LOGGER = logging.getLogger(__name__)
 
-METHOD = "/whatsapp.errors.v1.ErrorCatalogService/Classify"
+METHOD = f"{SERVICE}/Classify"
 IN_FLIGHT = 16
 WARMUP = 300
 TOTALS = re.compile(rb"^(?:summary|totals):\s*(\d+)", re.MULTILINE)

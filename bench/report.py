@@ -79,6 +79,21 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
             row["vs_stdlib"] = row["items_per_s"] / stdlib["items_per_s"]
 
 
+_OPEN = "service/w1/open/bare"
+_REF_OPEN = "reference/w1/open"
+_P99_CONTEXT = (
+    ("  meanwhile, the machine's own hiccup p99 (ms)", _OPEN, "hiccup_p99_ms"),
+    ("  meanwhile, CPU time stolen by the hypervisor (%)", _OPEN, "steal_pct"),
+    ("  meanwhile, time both CPUs ran >= 3x slower (%)", _OPEN, "slow_cpu_pct"),
+    ("  the longest such slow span (ms)", _OPEN, "slow_cpu_longest_ms"),
+    ("  p99 of the calls that overlapped no slow span (ms)", _OPEN, "clean_p99_ms"),
+    ("  those calls' share of all calls (%)", _OPEN, "clean_calls_pct"),
+    ("  the empty-handler server's p99 at half its saturation (ms)", _REF_OPEN, "p99_ms"),
+    ("  the empty-handler server's p99 outside slow spans (ms)", _REF_OPEN, "clean_p99_ms"),
+)
+"""(name, row id, key) of the [info] rows under the p99 target: what the machine did meanwhile."""
+
+
 def _paired(pairs: Sequence[dict[str, Any]], prefix: str) -> float | None:
     """The best median ratio among the paired scenarios named `prefix`*."""
     ratios = [p["ratio"] for p in pairs if p["name"].startswith(prefix)]
@@ -136,50 +151,20 @@ def targets(
         context("  the stream ratio from the scenario rows (minutes apart)", best_stream)
     add(
         "unary p99 at half saturation (ms)",
-        _get(rows, "service/w1/open/bare", "p99_ms"),
+        _get(rows, _OPEN, "p99_ms"),
         2.0,
         False,
         " ms",
     )
     add(
         "  the same, timed from the actual send (ms)",
-        _get(rows, "service/w1/open/bare", "service_p99_ms"),
+        _get(rows, _OPEN, "service_p99_ms"),
         2.0,
         False,
         " ms",
     )
-    context(
-        "  meanwhile, the machine's own hiccup p99 (ms)",
-        _get(rows, "service/w1/open/bare", "hiccup_p99_ms"),
-    )
-    context(
-        "  meanwhile, CPU time stolen by the hypervisor (%)",
-        _get(rows, "service/w1/open/bare", "steal_pct"),
-    )
-    context(
-        "  meanwhile, time both CPUs ran >= 3x slower (%)",
-        _get(rows, "service/w1/open/bare", "slow_cpu_pct"),
-    )
-    context(
-        "  the longest such slow span (ms)",
-        _get(rows, "service/w1/open/bare", "slow_cpu_longest_ms"),
-    )
-    context(
-        "  p99 of the calls that overlapped no slow span (ms)",
-        _get(rows, "service/w1/open/bare", "clean_p99_ms"),
-    )
-    context(
-        "  those calls' share of all calls (%)",
-        _get(rows, "service/w1/open/bare", "clean_calls_pct"),
-    )
-    context(
-        "  the empty-handler server's p99 at half its saturation (ms)",
-        _get(rows, "reference/w1/open", "p99_ms"),
-    )
-    context(
-        "  the empty-handler server's p99 outside slow spans (ms)",
-        _get(rows, "reference/w1/open", "clean_p99_ms"),
-    )
+    for name, row_id, key in _P99_CONTEXT:
+        context(name, _get(rows, row_id, key))
     add("RSS after streamed items (MiB)", memory.get("end_mib"), 100, False, " MiB")
     add("RSS growth over the run (MiB)", memory.get("growth_mib"), 5, False, " MiB")
     add("start-up to SERVING (s)", startup.get("median_s"), 1.0, False, " s")
