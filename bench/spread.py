@@ -84,10 +84,11 @@ async def open_spread(
     share = math.ceil(count / len(pids))
     per_worker = dict.fromkeys(pids, 0)
     attempts = 0
+    held = accepted(pids, port)
     while len(channels) < count:
-        before = accepted(pids, port)
         channel = await open_one(len(channels) + attempts)
-        owner = _owner(before, accepted(pids, port))
+        before, held = held, accepted(pids, port)  # a closed surplus only ever leaves the set
+        owner = _owner(before, held)
         attempts += 1
         if owner is not None and per_worker[owner] >= share:
             if attempts < ATTEMPTS_PER_CHANNEL * count:
