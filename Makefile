@@ -16,7 +16,7 @@ GEN_DIR := $(PROTO_DIR)/whatsapp/errors/v1
 THIRD_PARTY := .build/third_party
 SITE = $$($(BIN)/python -c 'import google.rpc, os; print(os.path.dirname(os.path.dirname(google.rpc.__path__[0])))')
 
-.PHONY: help install proto checkgenerate lint fmt test fuzz serve bench bench-instructions soak clean
+.PHONY: help install proto checkgenerate lint fmt test fuzz serve bench bench-deps bench-h2load bench-instructions soak clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
@@ -65,6 +65,14 @@ serve: install ## Serve the embedded catalog on $(HOST):$(PORT) (plaintext, refl
 
 bench: install ## Benchmark on loopback; writes bench/results/*.json and a PNG chart
 	$(BIN)/python -m bench
+
+bench-deps: ## Install h2load (Debian nghttp2-client; root), the C load generator `make bench` also runs
+	@command -v h2load >/dev/null || { apt-get install -y -q nghttp2-client >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q nghttp2-client >/dev/null; }; }
+	@h2load --version
+
+bench-h2load: install ## Unary calls/s and open-loop p99 with h2load as the client (see bench/h2load.py)
+	$(BIN)/python -m bench.h2load
 
 bench-instructions: install ## Instructions per unary call, service vs empty handler, under callgrind (noise-free)
 	$(BIN)/python -m bench.instructions

@@ -24,7 +24,7 @@ from typing import Any
 
 from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs shipped
 
-from bench import procs, report, workload
+from bench import h2load, procs, report, workload
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -233,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
 
     runs = []
-    steps = args.runs * (len(workers) + 1) + 3  # servers per run, then paired, start-up, memory
+    cross_check = h2load.available()
+    # servers per run, then paired, start-up, memory and (when installed) h2load
+    steps = args.runs * (len(workers) + 1) + 3 + int(cross_check)
     bar = {"file": sys.stderr, "disable": not sys.stderr.isatty(), "unit": "step"}
     with tqdm(total=steps, desc="bench", **bar) as progress:
         for run in range(args.runs):
@@ -252,7 +254,12 @@ def main(argv: list[str] | None = None) -> int:
         progress.set_description("memory")
         mem = memory(memory_items)
         progress.update()
-    checks = report.targets(rows, mem, started, pairs)
+        cross = None
+        if cross_check:
+            progress.set_description("h2load")
+            cross = h2load.measure(**(h2load.QUICK if args.quick else {}))
+            progress.update()
+    checks = report.targets(rows, mem, started, pairs, cross)
 
     print(report.table(rows))
     print("\n" + report.paired_table(pairs))
@@ -265,6 +272,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{mem['idle_mib']:.1f} MiB, settled {mem['settled_mib']:.1f}, end {mem['end_mib']:.1f}, "
         f"max {mem['max_mib']:.1f} MiB"
     )
+    if cross is not None:
+        print("\n" + h2load.table(cross))
+    else:
+        print(
+            f"\n{h2load.H2LOAD} not installed (Debian: apt-get install nghttp2-client): "
+            "the C load-generator cross-check was skipped"
+        )
     print("\ntargets:\n" + report.verdicts(checks))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     document = {
@@ -283,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": checks,
         "startup": started,
         "memory": mem,
+        "h2load": cross,
         "wall_seconds": time.perf_counter() - began,
     }
     name = "quick" if args.quick else "latest"

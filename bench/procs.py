@@ -111,9 +111,10 @@ class ServerProcess:
 def server_command(
     kind: str, port: int, workers: int = 1, extra_args: Sequence[str] = ()
 ) -> list[str]:
-    """The argv that serves `kind` ("service" or "reference") on `port`."""
-    if kind == "reference":
-        return [sys.executable, "-m", "bench.reference", "--port", str(port)]
+    """The argv that serves `kind` ("service", "reference" or "reference-sync") on `port`."""
+    if kind in ("reference", "reference-sync"):
+        module = "bench." + kind.replace("-", "_")
+        return [sys.executable, "-m", module, "--port", str(port)]
     cmd = [sys.executable, "-m", "server", "--host", HOST, "--port", str(port)]
     return [*cmd, "--log-level", "WARNING", "--workers", str(workers), *extra_args]
 

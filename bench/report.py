@@ -92,6 +92,17 @@ _P99_CONTEXT = (
     ("  the empty-handler server's p99 outside slow spans (ms)", _REF_OPEN, "clean_p99_ms"),
 )
 """(name, row id, key) of the [info] rows under the p99 target: what the machine did meanwhile."""
+_H2LOAD_P99_CONTEXT = (
+    ("  h2load: service p99 at half its h2load saturation (ms)", "service/w1", 0.5, "p99_ms"),
+    ("  h2load: service p99 at a tenth of it (ms)", "service/w1", 0.1, "p99_ms"),
+    (
+        "  h2load: sync empty handler's p99 at a tenth of its (ms)",
+        "reference-sync/w1",
+        0.1,
+        "p99_ms",
+    ),
+)
+"""(name, server, fraction, key) of the p99 [info] rows from the C load generator."""
 
 
 def _paired(pairs: Sequence[dict[str, Any]], prefix: str) -> float | None:
@@ -105,12 +116,14 @@ def targets(
     memory: dict[str, Any],
     startup: dict[str, Any],
     pairs: Sequence[dict[str, Any]] = (),
+    cross: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The issue's five targets, each measured value against its threshold.
 
     The two throughput ratios come from the paired slices when measured
     (`pairs`), else from the scenario rows. Rows with `met` None are context
-    for the row above them (what the machine did meanwhile), not targets.
+    for the row above them (what the machine did meanwhile, or what the C
+    load generator `cross`, bench/h2load.py, measured), not targets.
     """
     out: list[dict[str, Any]] = []
 
@@ -140,6 +153,8 @@ def targets(
     )
     if paired_unary is not None:
         context("  the unary ratio from the scenario rows (minutes apart)", unpaired_unary)
+    if cross is not None:
+        context("  the unary ratio with h2load as the client", cross["unary_ratio"])
     add(
         "ClassifyStream 1000 / stdlib json (best workers)",
         paired_stream if paired_stream is not None else best_stream,
@@ -165,6 +180,12 @@ def targets(
     )
     for name, row_id, key in _P99_CONTEXT:
         context(name, _get(rows, row_id, key))
+    open_rows: list[dict[str, Any]] = cross["open"] if cross is not None else []
+    for name, server, fraction, key in _H2LOAD_P99_CONTEXT if open_rows else ():
+        row: dict[str, Any] = next(
+            (r for r in open_rows if r["server"] == server and r["fraction"] == fraction), {}
+        )
+        context(name, row.get(key))
     add("RSS after streamed items (MiB)", memory.get("end_mib"), 100, False, " MiB")
     add("RSS growth over the run (MiB)", memory.get("growth_mib"), 5, False, " MiB")
     add("start-up to SERVING (s)", startup.get("median_s"), 1.0, False, " s")

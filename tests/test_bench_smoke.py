@@ -68,6 +68,14 @@ def test_quick_bench_writes_results_and_chart(tmp_path: Path) -> None:
     assert document["memory"]["end_mib"] > 0
     assert 0 < document["startup"]["median_s"] < 30
     assert (tmp_path / "quick.png").read_bytes().startswith(b"\x89PNG")
+    if shutil.which("h2load") is None:
+        assert document["h2load"] is None
+        assert "cross-check was skipped" in done.stdout
+    else:
+        assert document["h2load"]["unary_ratio"] > 0
+        assert context["the unary ratio with h2load as the client"] > 0
+        assert context["h2load: service p99 at half its h2load saturation (ms)"] > 0
+        assert "h2load open loop" in done.stdout
 
 
 @pytest.mark.skipif(shutil.which("callgrind_control") is None, reason="valgrind not installed")
