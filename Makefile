@@ -19,7 +19,7 @@ SITE = $$($(BIN)/python -c 'import google.rpc, os; print(os.path.dirname(os.path
 .PHONY: help install proto checkgenerate lint fmt test fuzz serve bench bench-deps bench-h2load bench-instructions soak clean
 
 help: ## Show this help
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
 
 install: $(STAMP) ## Create .venv with the package and its dev tools (idempotent)
 
