@@ -8,8 +8,10 @@ answers ~3,200 calls/s; with h2load, which spends ~27 µs per call (17% of a
 core at 6,000 calls/s), the same server answers ~6,500. This module measures
 the unary numbers again with the cheap client:
 
-- closed loop (16 calls in flight): the empty handler, the service with 1
-  worker and with 2, in rotating 1 s slices (ABC CBA ...) so the host's
+- closed loop (16 calls in flight): the empty handler on grpc.aio and on
+  grpcio's sync server (bench/reference_sync.py), the service with 1 worker
+  and with 2, and the service's Classify handler on the sync server
+  (bench/classify_sync.py), in rotating 1 s slices (ABC CBA ...) so the host's
   speed swings fall on all of them alike; the ratio is the median per-round
   ratio, as in the paired Python scenarios;
 - open loop at a fixed rate (h2load --rps), half and a tenth of each
@@ -58,8 +60,15 @@ CLIENTS = 4
 STREAMS = 4
 OPEN_STREAMS = 64
 """Streams per connection in open loop: room for 64 late answers before a send waits."""
-SERVERS = (("reference", 1), ("reference-sync", 1), ("service", 1), ("service", 2))
-"""Measured in closed loop; the first three also in open loop."""
+SERVERS = (
+    ("reference", 1),
+    ("reference-sync", 1),
+    ("service", 1),
+    ("service", 2),
+    ("classify-sync", 1),
+)
+"""Measured in closed loop; OPEN_SERVERS also in open loop."""
+OPEN_SERVERS = ("reference/w1", "reference-sync/w1", "service/w1", "classify-sync/w1")
 OPEN_FRACTIONS = (0.5, 0.1)
 QUICK: dict[str, Any] = {"rounds": 2, "slice_s": 0.2, "seconds": 0.5, "warmup": 0.2}
 """`measure` arguments for `python -m bench --quick` (a smoke run, not a measurement)."""
@@ -214,6 +223,10 @@ def rotate(names: Sequence[str], rounds: int, run: Any) -> dict[str, list[float]
     return samples
 
 
+def _per_round(samples: dict[str, list[float]], top: str, bottom: str) -> list[float]:
+    return [a / b for a, b in zip(samples[top], samples[bottom], strict=True)]
+
+
 def measure(
     rounds: int = 8, slice_s: float = 1.0, seconds: float = 4.0, warmup: float = 1.0
 ) -> dict[str, Any]:
@@ -244,11 +257,10 @@ def measure(
             samples = rotate(list(started), rounds, closed)
             us_per_call = {n: 1e6 * statistics.median(v) for n, v in cpu_per_call.items()}
             rates = {name: statistics.median(values) for name, values in samples.items()}
-            ratios = [
-                s / r for s, r in zip(samples["service/w1"], samples["reference/w1"], strict=True)
-            ]
+            ratios = _per_round(samples, "service/w1", "reference/w1")
+            stack = _per_round(samples, "classify-sync/w1", "service/w1")
             open_rows = []
-            for name in ("reference/w1", "reference-sync/w1", "service/w1"):
+            for name in OPEN_SERVERS:
                 for fraction in OPEN_FRACTIONS:
                     server = started[name]
                     rate = rates[name] * fraction
@@ -269,6 +281,7 @@ def measure(
         "unary_ratio": statistics.median(ratios),
         "unary_ratio_min": min(ratios),
         "unary_ratio_max": max(ratios),
+        "sync_stack_ratio": statistics.median(stack),
         "open": open_rows,
     }
 
@@ -285,6 +298,8 @@ def table(result: dict[str, Any]) -> str:
         ),
         f"  service/w1 / reference/w1: median {result['unary_ratio']:.3f} "
         f"(per round {result['unary_ratio_min']:.2f}-{result['unary_ratio_max']:.2f})",
+        f"  classify-sync/w1 / service/w1 (the same handler on the sync stack): median "
+        f"{result['sync_stack_ratio']:.3f}",
     ]
     header = (
         f"{'h2load open loop':<28}{'asked/s':>9}{'got/s':>9}{'p50 ms':>9}{'p99 ms':>9}"

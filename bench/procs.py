@@ -111,8 +111,13 @@ class ServerProcess:
 def server_command(
     kind: str, port: int, workers: int = 1, extra_args: Sequence[str] = ()
 ) -> list[str]:
-    """The argv that serves `kind` ("service", "reference" or "reference-sync") on `port`."""
-    if kind in ("reference", "reference-sync"):
+    """The argv that serves `kind` on `port`: "service", or one of bench's servers.
+
+    "reference" and "reference-sync" are empty handlers on grpc.aio and on
+    grpcio's sync server; "classify-sync" is the service's Classify handler on
+    the sync server (bench/classify_sync.py).
+    """
+    if kind in ("reference", "reference-sync", "classify-sync"):
         module = "bench." + kind.replace("-", "_")
         return [sys.executable, "-m", module, "--port", str(port)]
     cmd = [sys.executable, "-m", "server", "--host", HOST, "--port", str(port)]

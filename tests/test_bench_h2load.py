@@ -1,4 +1,4 @@
-"""bench/h2load.py: the C load generator's plumbing, and a real run against real servers.
+"""bench/h2load.py and the sync-stack servers it measures, against real servers.
 
 The parsers are checked on h2load's own output format; the end-to-end tests
 start real servers on free ports and skip only when h2load is not installed
@@ -14,8 +14,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from bench import h2load, procs, reference, workload
+from bench import classify_sync, h2load, procs, reference, workload
 from bench.loadgen import SERVICE
+from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 _SUMMARY = """
 finished in 999.32ms, 7123.00 req/s, 471.72KB/s
@@ -99,6 +100,66 @@ def test_check_answers_passes_both_servers_and_raises_when_none_answers(
     assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+@pytest.fixture(scope="module")
+def service_and_sync_classify() -> Iterator[tuple[procs.ServerProcess, procs.ServerProcess]]:
+    service, sync = procs.start_server("service"), procs.start_server("classify-sync")
+    yield service, sync
+    service.stop()
+    sync.stop()
+
+
+def _classify(target: str, request: bytes) -> bytes | tuple[grpc.StatusCode, str, list[str]]:
+    with grpc.insecure_channel(target) as channel:
+        try:
+            answer: bytes = channel.unary_unary(f"{SERVICE}/Classify")(request, timeout=10)
+            return answer
+        except grpc.RpcError as exc:
+            keys = [key for key, _ in exc.trailing_metadata() or ()]
+            return exc.code(), exc.details(), keys
+
+
+def test_sync_classify_answers_exactly_as_the_service(
+    service_and_sync_classify: tuple[procs.ServerProcess, procs.ServerProcess],
+) -> None:
+    service, sync = service_and_sync_classify
+    requests = [
+        workload.bare_code_request(),
+        workload.webhook_request(workload.mixed_payloads(50)),
+        pb.ClassifyRequest(text="(#131026) Message undeliverable").SerializeToString(),
+    ]
+    for request in requests:
+        answer = _classify(sync.target, request)
+        assert isinstance(answer, bytes) and len(answer) > 20
+        assert answer == _classify(service.target, request)
+
+
+def test_sync_classify_maps_errors_as_the_service(
+    service_and_sync_classify: tuple[procs.ServerProcess, procs.ServerProcess],
+) -> None:
+    service, sync = service_and_sync_classify
+    for request in (pb.ClassifyRequest(), pb.ClassifyRequest(code=-5), pb.ClassifyRequest(text="")):
+        refused = _classify(sync.target, request.SerializeToString())
+        assert refused == _classify(service.target, request.SerializeToString())
+        assert isinstance(refused, tuple)
+        code, _details, trailers = refused
+        assert code == grpc.StatusCode.INVALID_ARGUMENT
+        assert "grpc-status-details-bin" in trailers
+
+
+def test_run_to_completion_refuses_a_handler_that_suspends() -> None:
+    async def finishes() -> int:
+        return 7
+
+    async def suspends() -> None:
+        import asyncio
+
+        await asyncio.sleep(0)
+
+    assert classify_sync.run_to_completion(finishes()) == 7
+    with pytest.raises(RuntimeError, match="suspended"):
+        classify_sync.run_to_completion(suspends())
+
+
 @needs_h2load
 def test_closed_and_open_loop_against_real_servers(
     sync_reference: procs.ServerProcess, tmp_path: Path
@@ -128,7 +189,8 @@ def test_measure_rotates_every_server_and_runs_the_open_loops() -> None:
     assert all(len(v) == 2 for v in result["closed"]["samples"].values())
     assert all(v > 0 for v in result["closed"]["server_us_per_call"].values())
     assert result["unary_ratio_min"] <= result["unary_ratio"] <= result["unary_ratio_max"]
+    assert result["sync_stack_ratio"] > 0
     opened = {(row["server"], row["fraction"]) for row in result["open"]}
-    servers = ("reference/w1", "reference-sync/w1", "service/w1")
-    assert opened == {(s, f) for s in servers for f in h2load.OPEN_FRACTIONS}
+    assert opened == {(s, f) for s in h2load.OPEN_SERVERS for f in h2load.OPEN_FRACTIONS}
+    assert set(h2load.OPEN_SERVERS) <= names
     assert "service/w1 at 0.5" in h2load.table(result)

@@ -1,0 +1,108 @@
+"""The service's own Classify handler on grpcio's synchronous server: what the stack costs.
+
+The service runs on grpc.aio. With the same empty handlers, grpcio's thread-
+pool server answers for ~2.6x less CPU per call (bench/reference_sync.py),
+so the question for the next step is whether our handler keeps that lead.
+This serves `Classify` only — no admission limit, auth, metrics or reload;
+health so the benchmark can wait for it — by calling the servicer's real
+coroutine (`ErrorCatalogServicer.Classify`, its error mapping included) and
+driving it to completion without an event loop: on its answering path it
+never suspends, and on its error path `context.abort` raises before the
+await. It is a measuring instrument, not a way to run the service.
+`python -m bench.classify_sync --port P`; bench/h2load.py measures it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Coroutine, Sequence
+from concurrent import futures
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from bench.reference import SERVICE
+from bench.reference_sync import THREADS
+from server import heap, wire
+from server.app import MAX_MESSAGE_BYTES
+from server.catalog import load_catalog
+from server.classifier import Classifier
+from server.service import ClassifierHolder, ErrorCatalogServicer
+from whatsapp.errors.v1 import error_catalog_pb2 as pb
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def run_to_completion(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """The coroutine's result, if it finishes without suspending (else RuntimeError)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("the handler suspended: it needs an event loop")
+
+
+class AbortingContext:
+    """A sync ServicerContext with grpc.aio's `abort(code, details, trailing_metadata)`."""
+
+    def __init__(self, context: grpc.ServicerContext) -> None:
+        self._context = context
+
+    def abort(
+        self, code: grpc.StatusCode, details: str, trailing_metadata: Sequence[Any] = ()
+    ) -> None:
+        if trailing_metadata:
+            self._context.set_trailing_metadata(trailing_metadata)
+        self._context.abort(code, details)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+def build(address: str) -> tuple[grpc.Server, health.HealthServicer]:
+    """A sync server answering Classify with the service's handler, bound to `address`."""
+    servicer = ErrorCatalogServicer(ClassifierHolder(Classifier(load_catalog())))
+
+    def classify(request: pb.ClassifyRequest, context: grpc.ServicerContext) -> bytes:
+        answer: bytes = run_to_completion(servicer.Classify(request, AbortingContext(context)))
+        return answer
+
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=THREADS),
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    method = grpc.unary_unary_rpc_method_handler(
+        classify,
+        request_deserializer=pb.ClassifyRequest.FromString,
+        response_serializer=wire.serialize,
+    )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(SERVICE, {"Classify": method}),)
+    )
+    servicer_health = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer_health, server)
+    if server.add_insecure_port(address) == 0:
+        raise OSError(f"cannot bind {address}")
+    return server, servicer_health
+
+
+def main() -> None:
+    """Serves until killed."""
+    parser = argparse.ArgumentParser(prog="python -m bench.classify_sync")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    server, servicer = build(f"127.0.0.1:{args.port}")
+    server.start()
+    heap.settle()  # as the service does after start-up: no full GC walks the catalog
+    servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    main()
