@@ -14,19 +14,15 @@ await. It is a measuring instrument, not a way to run the service.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections.abc import Coroutine, Sequence
-from concurrent import futures
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health
 
-from bench.reference import SERVICE
-from bench.reference_sync import THREADS
-from server import heap, wire
-from server.app import MAX_MESSAGE_BYTES
+from bench.reference_sync import build_sync, serve
+from server import wire
 from server.catalog import load_catalog
 from server.classifier import Classifier
 from server.service import ClassifierHolder, ErrorCatalogServicer
@@ -70,38 +66,17 @@ def build(address: str) -> tuple[grpc.Server, health.HealthServicer]:
         answer: bytes = run_to_completion(servicer.Classify(request, AbortingContext(context)))
         return answer
 
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=THREADS),
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ],
-    )
     method = grpc.unary_unary_rpc_method_handler(
         classify,
         request_deserializer=pb.ClassifyRequest.FromString,
         response_serializer=wire.serialize,
     )
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(SERVICE, {"Classify": method}),)
-    )
-    servicer_health = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(servicer_health, server)
-    if server.add_insecure_port(address) == 0:
-        raise OSError(f"cannot bind {address}")
-    return server, servicer_health
+    return build_sync(address, {"Classify": method})
 
 
 def main() -> None:
     """Serves until killed."""
-    parser = argparse.ArgumentParser(prog="python -m bench.classify_sync")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    server, servicer = build(f"127.0.0.1:{args.port}")
-    server.start()
-    heap.settle()  # as the service does after start-up: no full GC walks the catalog
-    servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    server.wait_for_termination()
+    serve("python -m bench.classify_sync", build)
 
 
 if __name__ == "__main__":

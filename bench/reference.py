@@ -25,6 +25,11 @@ SERVICE = "whatsapp.errors.v1.ErrorCatalogService"
 UNARY_RESPONSE = b"\n\x02\x08\x01"
 """A few bytes: the reference does no work, so it answers with a constant."""
 STREAM_RESPONSE = b"\n\x02\n\x00"
+OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+]
+"""The real server's message limits (the benchmark's big batches need them)."""
 
 
 async def _unary(request: bytes, context: Any) -> bytes:
@@ -38,12 +43,7 @@ async def _stream(requests: AsyncIterator[bytes], context: Any) -> AsyncIterator
 
 def build(address: str) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
     """An empty-handler server bound to `address` (options like the real one's)."""
-    server = grpc.aio.server(
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ]
-    )
+    server = grpc.aio.server(options=OPTIONS)
     handler = grpc.method_handlers_generic_handler(
         SERVICE,
         {

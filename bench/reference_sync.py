@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from bench.reference import SERVICE, STREAM_RESPONSE, UNARY_RESPONSE
-from server.app import MAX_MESSAGE_BYTES
+from bench.reference import OPTIONS, SERVICE, STREAM_RESPONSE, UNARY_RESPONSE
+from server import heap
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,23 +36,10 @@ def _stream(requests: Iterator[bytes], context: Any) -> Iterator[bytes]:
         yield STREAM_RESPONSE
 
 
-def build(address: str) -> tuple[grpc.Server, health.HealthServicer]:
-    """An empty-handler sync server bound to `address` (options like the real one's)."""
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=THREADS),
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ],
-    )
-    handler = grpc.method_handlers_generic_handler(
-        SERVICE,
-        {
-            "Classify": grpc.unary_unary_rpc_method_handler(_unary),
-            "ClassifyStream": grpc.stream_stream_rpc_method_handler(_stream),
-        },
-    )
-    server.add_generic_rpc_handlers((handler,))
+def build_sync(address: str, methods: dict[str, Any]) -> tuple[grpc.Server, health.HealthServicer]:
+    """A sync server with `methods` (name -> handler) of SERVICE, and health, bound to `address`."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=THREADS), options=OPTIONS)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, methods),))
     servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     if server.add_insecure_port(address) == 0:
@@ -60,15 +47,32 @@ def build(address: str) -> tuple[grpc.Server, health.HealthServicer]:
     return server, servicer
 
 
-def main() -> None:
-    """Serves until killed."""
-    parser = argparse.ArgumentParser(prog="python -m bench.reference_sync")
+def build(address: str) -> tuple[grpc.Server, health.HealthServicer]:
+    """The empty-handler sync server bound to `address`."""
+    methods = {
+        "Classify": grpc.unary_unary_rpc_method_handler(_unary),
+        "ClassifyStream": grpc.stream_stream_rpc_method_handler(_stream),
+    }
+    return build_sync(address, methods)
+
+
+def serve(
+    prog: str, build_server: Callable[[str], tuple[grpc.Server, health.HealthServicer]]
+) -> None:
+    """`prog --port P`: builds, starts, settles the heap, says SERVING, serves until killed."""
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    server, servicer = build(f"127.0.0.1:{args.port}")
+    server, servicer = build_server(f"127.0.0.1:{args.port}")
     server.start()
+    heap.settle()  # as the service does after start-up: no full GC walks what it holds
     servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     server.wait_for_termination()
+
+
+def main() -> None:
+    """Serves until killed."""
+    serve("python -m bench.reference_sync", build)
 
 
 if __name__ == "__main__":
