@@ -3,19 +3,21 @@
 The service runs on grpc.aio. With the same empty handlers, grpcio's thread-
 pool server answers for ~2.6x less CPU per call (bench/reference_sync.py),
 so the question for the next step is whether our handler keeps that lead.
-This serves `Classify` only — no admission limit, auth, metrics or reload;
-health so the benchmark can wait for it — by calling the servicer's real
-coroutine (`ErrorCatalogServicer.Classify`, its error mapping included) and
-driving it to completion without an event loop: on its answering path it
-never suspends, and on its error path `context.abort` raises before the
-await. It is a measuring instrument, not a way to run the service.
-`python -m bench.classify_sync --port P`; bench/h2load.py measures it.
+This serves `Classify` and `ClassifyStream` only — no admission limit,
+auth, metrics or reload; health so the benchmark can wait for it — by
+calling the servicer's real coroutines (`ErrorCatalogServicer.Classify`,
+its error mapping included, and the `ClassifyStream` async generator fed
+from the sync request iterator) and driving them to completion without an
+event loop: on their answering paths they never suspend, and on their
+error paths `context.abort` raises before the await. It is a measuring
+instrument, not a way to run the service. `python -m bench.classify_sync
+--port P`; bench/h2load.py measures its unary calls.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from typing import Any
 
 import grpc
@@ -39,6 +41,37 @@ def run_to_completion(coroutine: Coroutine[Any, Any, Any]) -> Any:
         return done.value
     coroutine.close()
     raise RuntimeError("the handler suspended: it needs an event loop")
+
+
+class NeverSuspends:
+    """A sync iterator as an async one whose `__anext__` finishes without suspending."""
+
+    def __init__(self, items: Iterator[Any]) -> None:
+        self._items = items
+
+    def __aiter__(self) -> NeverSuspends:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return next(self._items)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+
+def iterate_to_completion(responses: AsyncIterator[Any]) -> Iterator[Any]:
+    """The items of an async generator that never suspends, as a sync generator."""
+    while True:
+        step = responses.__anext__()
+        try:
+            step.send(None)  # type: ignore[attr-defined]  # an async generator's awaitable
+        except StopIteration as yielded:
+            yield yielded.value
+            continue
+        except StopAsyncIteration:
+            return
+        step.close()  # type: ignore[attr-defined]
+        raise RuntimeError("the handler suspended: it needs an event loop")
 
 
 class AbortingContext:
@@ -66,12 +99,25 @@ def build(address: str) -> tuple[grpc.Server, health.HealthServicer]:
         answer: bytes = run_to_completion(servicer.Classify(request, AbortingContext(context)))
         return answer
 
-    method = grpc.unary_unary_rpc_method_handler(
-        classify,
-        request_deserializer=pb.ClassifyRequest.FromString,
-        response_serializer=wire.serialize,
-    )
-    return build_sync(address, {"Classify": method})
+    def classify_stream(
+        requests: Iterator[pb.ClassifyStreamRequest], context: grpc.ServicerContext
+    ) -> Iterator[bytes]:
+        answers = servicer.ClassifyStream(NeverSuspends(requests), AbortingContext(context))
+        return iterate_to_completion(answers)
+
+    methods = {
+        "Classify": grpc.unary_unary_rpc_method_handler(
+            classify,
+            request_deserializer=pb.ClassifyRequest.FromString,
+            response_serializer=wire.serialize,
+        ),
+        "ClassifyStream": grpc.stream_stream_rpc_method_handler(
+            classify_stream,
+            request_deserializer=pb.ClassifyStreamRequest.FromString,
+            response_serializer=wire.serialize,
+        ),
+    }
+    return build_sync(address, methods)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ start real servers on free ports and skip only when h2load is not installed
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
@@ -144,6 +144,49 @@ def test_sync_classify_maps_errors_as_the_service(
         code, _details, trailers = refused
         assert code == grpc.StatusCode.INVALID_ARGUMENT
         assert "grpc-status-details-bin" in trailers
+
+
+def _stream(target: str, requests: list[bytes]) -> list[bytes] | tuple[grpc.StatusCode, str]:
+    with grpc.insecure_channel(target) as channel:
+        method = channel.stream_stream(f"{SERVICE}/ClassifyStream")
+        try:
+            return list(method(iter(requests), timeout=20))
+        except grpc.RpcError as exc:
+            return exc.code(), exc.details()
+
+
+def test_sync_classify_streams_exactly_as_the_service(
+    service_and_sync_classify: tuple[procs.ServerProcess, procs.ServerProcess],
+) -> None:
+    service, sync = service_and_sync_classify
+    requests = workload.stream_requests(workload.mixed_payloads(300), batch=100, count=3)
+    answers = _stream(sync.target, requests)
+    assert isinstance(answers, list) and len(answers) == 3
+    assert answers == _stream(service.target, requests)
+    too_big = [pb.ClassifyStreamRequest(items=[pb.ClassifyItem(code=131026)] * 1001)]
+    refused = _stream(sync.target, [m.SerializeToString() for m in too_big])
+    assert refused == _stream(service.target, [m.SerializeToString() for m in too_big])
+    assert refused[0] == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_iterate_to_completion_yields_and_refuses_suspending() -> None:
+    async def answers() -> AsyncIterator[int]:
+        async for item in classify_sync.NeverSuspends(iter([1, 2, 3])):
+            yield item * 10
+
+    assert list(classify_sync.iterate_to_completion(answers())) == [10, 20, 30]
+
+    async def suspends() -> AsyncIterator[int]:
+        import asyncio
+
+        yield 1
+        await asyncio.sleep(0)
+        yield 2
+
+    steps = classify_sync.iterate_to_completion(suspends())
+    assert next(steps) == 1
+    with pytest.raises(RuntimeError, match="suspended"):
+        next(steps)
 
 
 def test_run_to_completion_refuses_a_handler_that_suspends() -> None:
