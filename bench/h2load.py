@@ -224,6 +224,7 @@ def rotate(names: Sequence[str], rounds: int, run: Any) -> dict[str, list[float]
 
 
 def _per_round(samples: dict[str, list[float]], top: str, bottom: str) -> list[float]:
+    """`top` over `bottom` in each round: slices a second apart share the host's speed."""
     return [a / b for a, b in zip(samples[top], samples[bottom], strict=True)]
 
 
