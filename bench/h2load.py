@@ -47,10 +47,9 @@ from typing import Any
 
 import grpc
 
-from bench import procs, workload
-from bench.hiccups import INTERVAL_S
+from bench import hiccups, procs, workload
 from bench.loadgen import SERVICE, cpu_seconds
-from bench.stats import Spans, percentile
+from bench.stats import percentile
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -162,23 +161,17 @@ class H2Load:
         extra = ["-c", str(CLIENTS), "-m", str(OPEN_STREAMS), "--rps", str(per_client)]
         self.log.unlink(missing_ok=True)  # h2load appends to an existing log
         extra += ["--log-file", str(self.log)]
-        meter = subprocess.Popen(
-            [sys.executable, "-m", "bench.hiccups", f"{seconds:.3f}", f"{warmup:.3f}"],
-            stdout=subprocess.PIPE,
-            cwd=procs.ROOT,
-        )
+        meter = hiccups.Beside(seconds, warmup)
         epoch_minus_mono = time.time() - time.perf_counter()
         cpu_before, began = cpu_seconds(pids), time.perf_counter()
         try:
             summary = parse_summary(self._run(self._command(target, warmup + seconds, *extra)))
             cpu, wall = cpu_seconds(pids) - cpu_before, time.perf_counter() - began
-            output, _ = meter.communicate(timeout=30)
+            machine, slow = meter.result(timeout=30)
         finally:
             meter.kill()
-        hiccups = json.loads(output)
         calls = parse_log(self.log.read_text())
         measured = [(s, took) for s, took in calls if s >= calls[0][0] + warmup] if calls else []
-        slow = Spans(hiccups["slow_spans"], margin=INTERVAL_S)
         latencies = sorted(took for _, took in measured)
         clean = sorted(
             took
@@ -196,7 +189,7 @@ class H2Load:
             "p99_ms": percentile(latencies, 0.99) * 1e3,
             "p999_ms": percentile(latencies, 0.999) * 1e3,
             "max_ms": (latencies[-1] if latencies else 0.0) * 1e3,
-            "slow_cpu_pct": hiccups["slow_pct"],
+            "slow_cpu_pct": machine["slow_pct"],
             "clean_calls_pct": 100 * len(clean) / max(len(latencies), 1),
             "clean_p99_ms": percentile(clean, 0.99) * 1e3,
         }

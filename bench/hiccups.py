@@ -24,14 +24,19 @@ from __future__ import annotations
 import json
 import logging
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from bench.stats import percentile
+from bench.stats import Spans, percentile
 
 _LOGGER = logging.getLogger(__name__)
+
+_ROOT = Path(__file__).resolve().parent.parent
+"""The checkout, where `-m bench.hiccups` imports from."""
 
 INTERVAL_S = 0.001
 CHUNK_LOOPS = 400
@@ -104,6 +109,24 @@ def measure(seconds: float, interval: float = INTERVAL_S) -> dict[str, Any]:
         "slow_longest_ms": max((b - a for a, b in spans), default=0.0) * 1e3,
         "slow_spans": [[round(a, 6), round(b, 6)] for a, b in spans],
     }
+
+
+class Beside:
+    """The meter in its own process beside a scenario, started before the load begins."""
+
+    def __init__(self, seconds: float, delay: float) -> None:
+        command = [sys.executable, "-m", "bench.hiccups", f"{seconds:.3f}", f"{delay:.3f}"]
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=_ROOT)
+
+    def result(self, timeout: float | None = None) -> tuple[dict[str, Any], Spans]:
+        """The meter's report and its slow spans (widened by one wake interval)."""
+        output, _ = self._process.communicate(timeout=timeout)
+        report: dict[str, Any] = json.loads(output)
+        return report, Spans(report["slow_spans"], margin=INTERVAL_S)
+
+    def kill(self) -> None:
+        """Stops the meter if it is still running (a failed scenario)."""
+        self._process.kill()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,6 @@ import logging
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -43,9 +42,8 @@ from typing import Any
 
 import grpc
 
-from bench import spread, workload
-from bench.hiccups import INTERVAL_S
-from bench.stats import Spans, percentile
+from bench import hiccups, spread, workload
+from bench.stats import percentile
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 _LOGGER = logging.getLogger(__name__)
@@ -260,10 +258,7 @@ def unary_open(
     start = CLOCK() + 0.01
     measure_from = start + spec["warmup"]
     end = measure_from + spec["seconds"]
-    meter = subprocess.Popen(
-        [sys.executable, "-m", "bench.hiccups", f"{spec['seconds']:.3f}", f"{spec['warmup']:.3f}"],
-        stdout=subprocess.PIPE,
-    )
+    meter = hiccups.Beside(spec["seconds"], spec["warmup"])
 
     def record(scheduled: float, sent: float) -> Any:
         def done(_future: Any) -> None:
@@ -299,14 +294,12 @@ def unary_open(
         for call in calls:
             call.result()  # an error fails the scenario, as in the other drivers
         rec.stop()
-        output, _ = meter.communicate()
+        window.hiccups, slow = meter.result()
     finally:
         gc.enable()
         meter.kill()
         for channel in channels:
             channel.close()
-    window.hiccups = json.loads(output)
-    slow = Spans(window.hiccups["slow_spans"], margin=INTERVAL_S)
     window.clean_latencies = [b - a for a, b in spans if not slow.overlaps(a, b)]
     window.items = window.calls
     service_times.sort()
