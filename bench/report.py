@@ -138,32 +138,34 @@ def targets(
         """A number that explains a verdict, not a target itself (met is None)."""
         out.append({"target": name, "value": value, "limit": "", "met": None})
 
-    unpaired_unary = _get(rows, "service/w1/unary/bare", "vs_reference")
+    def ratio(
+        name: str, kind: str, paired: float | None, rows_value: float | None, limit: float
+    ) -> None:
+        """A throughput target: paired slices when measured, else the scenario rows."""
+        add(name, paired if paired is not None else rows_value, limit, True, "x")
+        if paired is not None:
+            context(f"  the {kind} ratio from the scenario rows (minutes apart)", rows_value)
+
     best_stream = max(
         (r.get("vs_stdlib", 0.0) for r in rows if r["kind"] == "stream" and r.get("batch") == 1000),
         default=None,
     )
-    paired_unary, paired_stream = _paired(pairs, "paired/unary"), _paired(pairs, "paired/stream")
-    add(
+    ratio(
         "unary Classify (bare) / empty handler",
-        paired_unary if paired_unary is not None else unpaired_unary,
+        "unary",
+        _paired(pairs, "paired/unary"),
+        _get(rows, "service/w1/unary/bare", "vs_reference"),
         0.9,
-        True,
-        "x",
     )
-    if paired_unary is not None:
-        context("  the unary ratio from the scenario rows (minutes apart)", unpaired_unary)
     if cross is not None:
         context("  the unary ratio with h2load as the client", cross["unary_ratio"])
-    add(
+    ratio(
         "ClassifyStream 1000 / stdlib json (best workers)",
-        paired_stream if paired_stream is not None else best_stream,
+        "stream",
+        _paired(pairs, "paired/stream"),
+        best_stream,
         1.0,
-        True,
-        "x",
     )
-    if paired_stream is not None:
-        context("  the stream ratio from the scenario rows (minutes apart)", best_stream)
     add(
         "unary p99 at half saturation (ms)",
         _get(rows, _OPEN, "p99_ms"),
