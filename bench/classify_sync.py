@@ -92,7 +92,7 @@ class AbortingContext:
 
 
 def build(address: str) -> tuple[grpc.Server, health.HealthServicer]:
-    """A sync server answering Classify with the service's handler, bound to `address`."""
+    """A sync server answering Classify and ClassifyStream with the service's handlers."""
     servicer = ErrorCatalogServicer(ClassifierHolder(Classifier(load_catalog())))
 
     def classify(request: pb.ClassifyRequest, context: grpc.ServicerContext) -> bytes:

@@ -125,7 +125,7 @@ def server_command(
 
 
 def start_server(kind: str, workers: int = 1, extra_args: Sequence[str] = ()) -> ServerProcess:
-    """Starts `python -m server` (kind "service") or the reference and waits for SERVING."""
+    """Starts the `kind` server (see `server_command`) and waits for SERVING."""
     port = free_port()
     cmd = server_command(kind, port, workers, extra_args)
     began = time.perf_counter()
