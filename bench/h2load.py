@@ -16,7 +16,10 @@ the unary numbers again with the cheap client:
   ratio, as in the paired Python scenarios;
 - open loop at a fixed rate (h2load --rps), half and a tenth of each
   server's own closed-loop rate, with every call's latency from h2load's
-  log and the machine meter (bench/hiccups.py) running beside it.
+  log and the machine meter (bench/hiccups.py) running beside it;
+- the floor: one connection with one stream at 100 and 500 calls/s, so a
+  call never waits for another; its p99 is what the stack and the machine
+  charge a lone call, the least any load can give.
 
 h2load sees HTTP/2, not gRPC: it counts HTTP 200 answers, and gRPC puts
 errors in trailers with a 200. So one real gRPC call checks each server's
@@ -69,7 +72,16 @@ SERVERS = (
 """Measured in closed loop; OPEN_SERVERS also in open loop."""
 OPEN_SERVERS = ("reference/w1", "reference-sync/w1", "service/w1", "classify-sync/w1")
 OPEN_FRACTIONS = (0.5, 0.1)
-QUICK: dict[str, Any] = {"rounds": 2, "slice_s": 0.2, "seconds": 0.5, "warmup": 0.2}
+FLOOR_SERVERS = ("reference/w1", "reference-sync/w1", "service/w1")
+FLOOR_RATES = (100, 500)
+"""Calls/s of the floor runs: one call in flight at most, 10 ms and 2 ms apart."""
+QUICK: dict[str, Any] = {
+    "rounds": 2,
+    "slice_s": 0.2,
+    "seconds": 0.5,
+    "warmup": 0.2,
+    "floor_seconds": 0.5,
+}
 """`measure` arguments for `python -m bench --quick` (a smoke run, not a measurement)."""
 _FINISHED = re.compile(r"finished in [\d.]+m?s, ([\d.]+) req/s")
 _REQUESTS = re.compile(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded")
@@ -151,14 +163,22 @@ class H2Load:
         return parse_summary(self._run(command))["req_per_s"]
 
     def open(
-        self, target: str, rate: float, seconds: float, warmup: float, pids: Sequence[int] = ()
+        self,
+        target: str,
+        rate: float,
+        seconds: float,
+        warmup: float,
+        pids: Sequence[int] = (),
+        clients: int = CLIENTS,
+        streams: int = OPEN_STREAMS,
     ) -> dict[str, Any]:
         """Latency of calls sent at `rate`/s; the first `warmup` seconds are not counted.
 
         With the server's `pids`, also the server CPU per call (warm-up included).
+        `clients` connections with up to `streams` calls in flight on each.
         """
-        per_client = max(1, round(rate / CLIENTS))
-        extra = ["-c", str(CLIENTS), "-m", str(OPEN_STREAMS), "--rps", str(per_client)]
+        per_client = max(1, round(rate / clients))
+        extra = ["-c", str(clients), "-m", str(streams), "--rps", str(per_client)]
         self.log.unlink(missing_ok=True)  # h2load appends to an existing log
         extra += ["--log-file", str(self.log)]
         meter = hiccups.Beside(seconds, warmup)
@@ -180,7 +200,7 @@ class H2Load:
         )
         span = (measured[-1][0] - measured[0][0]) if len(measured) > 1 else seconds
         return {
-            "target_rate": per_client * CLIENTS,
+            "target_rate": per_client * clients,
             "calls_per_s": len(measured) / max(span, 1e-9),
             "calls": len(measured),
             "server_cpu_pct": 100 * cpu / wall,
@@ -222,9 +242,13 @@ def _per_round(samples: dict[str, list[float]], top: str, bottom: str) -> list[f
 
 
 def measure(
-    rounds: int = 8, slice_s: float = 1.0, seconds: float = 4.0, warmup: float = 1.0
+    rounds: int = 8,
+    slice_s: float = 1.0,
+    seconds: float = 4.0,
+    warmup: float = 1.0,
+    floor_seconds: float = 10.0,
 ) -> dict[str, Any]:
-    """Closed-loop rates in rotating slices, then open-loop latency per server."""
+    """Closed-loop rates in rotating slices, open-loop latency per server, then the floor."""
     if not available():
         raise RuntimeError("needs h2load (Debian package nghttp2-client)")
     started: dict[str, procs.ServerProcess] = {}
@@ -260,6 +284,12 @@ def measure(
                     rate = rates[name] * fraction
                     row = load.open(server.target, rate, seconds, warmup, server.pids())
                     open_rows.append({"server": name, "fraction": fraction, **row})
+            floor_rows = []
+            for name in FLOOR_SERVERS:
+                server = started[name]
+                for rate in FLOOR_RATES:
+                    row = load.open(server.target, rate, floor_seconds, warmup, server.pids(), 1, 1)
+                    floor_rows.append({"server": name, "rate": rate, **row})
     finally:
         for server in started.values():
             server.stop()
@@ -277,6 +307,7 @@ def measure(
         "unary_ratio_max": max(ratios),
         "sync_stack_ratio": statistics.median(stack),
         "open": open_rows,
+        "floor": floor_rows,
     }
 
 
@@ -296,14 +327,15 @@ def table(result: dict[str, Any]) -> str:
         f"{result['sync_stack_ratio']:.3f}",
     ]
     header = (
-        f"{'h2load open loop':<28}{'asked/s':>9}{'got/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'h2load open loop':<31}{'asked/s':>9}{'got/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'p99.9 ms':>10}{'srv cpu%':>9}{'us/call':>8}{'slow%':>7}{'p99 cln':>9}{'cln%':>7}"
     )
     lines += [header, "-" * len(header)]
-    for row in result["open"]:
-        name = f"{row['server']} at {row['fraction']:g}"
+    named = [(f"{row['server']} at {row['fraction']:g}", row) for row in result["open"]]
+    named += [(f"{row['server']} alone {row['rate']}/s", row) for row in result.get("floor", ())]
+    for name, row in named:
         lines.append(
-            f"{name:<28}{row['target_rate']:>9,.0f}{row['calls_per_s']:>9,.0f}"
+            f"{name:<31}{row['target_rate']:>9,.0f}{row['calls_per_s']:>9,.0f}"
             f"{row['p50_ms']:>9.3f}{row['p99_ms']:>9.3f}{row['p999_ms']:>10.3f}"
             f"{row['server_cpu_pct']:>9.0f}{row['server_us_per_call']:>8.0f}"
             f"{row['slow_cpu_pct']:>7.1f}{row['clean_p99_ms']:>9.3f}{row['clean_calls_pct']:>7.1f}"

@@ -103,6 +103,12 @@ _H2LOAD_P99_CONTEXT = (
     ),
 )
 """(name, server, fraction, key) of the p99 [info] rows from the C load generator."""
+_H2LOAD_FLOOR_CONTEXT = (
+    ("  h2load floor: empty handler's p99, one call at a time, 100/s (ms)", "reference/w1", 100),
+    ("  h2load floor: service's p99, one call at a time, 100/s (ms)", "service/w1", 100),
+    ("  h2load floor: service's p99, one call at a time, 500/s (ms)", "service/w1", 500),
+)
+"""(name, server, rate) of the p99 [info] rows with nothing queued: the least a load can give."""
 
 
 def _paired(pairs: Sequence[dict[str, Any]], prefix: str) -> float | None:
@@ -188,6 +194,10 @@ def targets(
             (r for r in open_rows if r["server"] == server and r["fraction"] == fraction), {}
         )
         context(name, row.get(key))
+    floor_rows: list[dict[str, Any]] = cross.get("floor", []) if cross is not None else []
+    for name, server, rate in _H2LOAD_FLOOR_CONTEXT if floor_rows else ():
+        row = next((r for r in floor_rows if r["server"] == server and r["rate"] == rate), {})
+        context(name, row.get("p99_ms"))
     add("RSS after streamed items (MiB)", memory.get("end_mib"), 100, False, " MiB")
     add("RSS growth over the run (MiB)", memory.get("growth_mib"), 5, False, " MiB")
     add("start-up to SERVING (s)", startup.get("median_s"), 1.0, False, " s")

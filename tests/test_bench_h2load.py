@@ -225,6 +225,17 @@ def test_closed_and_open_loop_against_real_servers(
 
 
 @needs_h2load
+def test_one_call_at_a_time_is_the_floor(
+    sync_reference: procs.ServerProcess, tmp_path: Path
+) -> None:
+    load = h2load.H2Load(workload.bare_code_request(), tmp_path)
+    row = load.open(sync_reference.target, 100, 0.5, 0.2, sync_reference.pids(), 1, 1)
+    assert row["target_rate"] == 100  # one connection asked for all of it
+    assert 30 <= row["calls"] <= 70
+    assert 0 < row["p50_ms"] <= row["p99_ms"]
+
+
+@needs_h2load
 def test_measure_rotates_every_server_and_runs_the_open_loops() -> None:
     result = h2load.measure(**h2load.QUICK)
     names = {f"{kind}/w{workers}" for kind, workers in h2load.SERVERS}
@@ -236,4 +247,9 @@ def test_measure_rotates_every_server_and_runs_the_open_loops() -> None:
     opened = {(row["server"], row["fraction"]) for row in result["open"]}
     assert opened == {(s, f) for s in h2load.OPEN_SERVERS for f in h2load.OPEN_FRACTIONS}
     assert set(h2load.OPEN_SERVERS) <= names
+    floors = {(row["server"], row["rate"]) for row in result["floor"]}
+    assert floors == {(s, r) for s in h2load.FLOOR_SERVERS for r in h2load.FLOOR_RATES}
+    assert all(row["target_rate"] == row["rate"] for row in result["floor"])
+    assert set(h2load.FLOOR_SERVERS) <= names
     assert "service/w1 at 0.5" in h2load.table(result)
+    assert "service/w1 alone 100/s" in h2load.table(result)
