@@ -332,7 +332,7 @@ def table(result: dict[str, Any]) -> str:
     )
     lines += [header, "-" * len(header)]
     named = [(f"{row['server']} at {row['fraction']:g}", row) for row in result["open"]]
-    named += [(f"{row['server']} alone {row['rate']}/s", row) for row in result.get("floor", ())]
+    named += [(f"{row['server']} alone {row['rate']}/s", row) for row in result["floor"]]
     for name, row in named:
         lines.append(
             f"{name:<31}{row['target_rate']:>9,.0f}{row['calls_per_s']:>9,.0f}"

@@ -93,22 +93,24 @@ _P99_CONTEXT = (
 )
 """(name, row id, key) of the [info] rows under the p99 target: what the machine did meanwhile."""
 _H2LOAD_P99_CONTEXT = (
-    ("  h2load: service p99 at half its h2load saturation (ms)", "service/w1", 0.5, "p99_ms"),
-    ("  h2load: service p99 at a tenth of it (ms)", "service/w1", 0.1, "p99_ms"),
+    ("  h2load: service p99 at half its h2load saturation (ms)", "open", "service/w1", 0.5),
+    ("  h2load: service p99 at a tenth of it (ms)", "open", "service/w1", 0.1),
+    ("  h2load: sync empty handler's p99 at a tenth of its (ms)", "open", "reference-sync/w1", 0.1),
     (
-        "  h2load: sync empty handler's p99 at a tenth of its (ms)",
-        "reference-sync/w1",
-        0.1,
-        "p99_ms",
+        "  h2load floor: empty handler's p99, one call at a time, 100/s (ms)",
+        "floor",
+        "reference/w1",
+        100,
     ),
+    ("  h2load floor: service's p99, one call at a time, 100/s (ms)", "floor", "service/w1", 100),
+    ("  h2load floor: service's p99, one call at a time, 500/s (ms)", "floor", "service/w1", 500),
 )
-"""(name, server, fraction, key) of the p99 [info] rows from the C load generator."""
-_H2LOAD_FLOOR_CONTEXT = (
-    ("  h2load floor: empty handler's p99, one call at a time, 100/s (ms)", "reference/w1", 100),
-    ("  h2load floor: service's p99, one call at a time, 100/s (ms)", "service/w1", 100),
-    ("  h2load floor: service's p99, one call at a time, 500/s (ms)", "service/w1", 500),
-)
-"""(name, server, rate) of the p99 [info] rows with nothing queued: the least a load can give."""
+"""(name, section, server, load) of the p99 [info] rows from the C load generator.
+
+`load` is the row's "fraction" of saturation in the "open" section and its
+calls/s ("rate", one call at a time) in the "floor" section.
+"""
+_H2LOAD_LOAD_KEY = {"open": "fraction", "floor": "rate"}
 
 
 def _paired(pairs: Sequence[dict[str, Any]], prefix: str) -> float | None:
@@ -188,15 +190,15 @@ def targets(
     )
     for name, row_id, key in _P99_CONTEXT:
         context(name, _get(rows, row_id, key))
-    open_rows: list[dict[str, Any]] = cross["open"] if cross is not None else []
-    for name, server, fraction, key in _H2LOAD_P99_CONTEXT if open_rows else ():
+    h2load_result: dict[str, Any] = cross if cross is not None else {}
+    for name, section, server, load in _H2LOAD_P99_CONTEXT:
+        section_rows: list[dict[str, Any]] = h2load_result.get(section) or []
+        if not section_rows:
+            continue
+        load_key = _H2LOAD_LOAD_KEY[section]
         row: dict[str, Any] = next(
-            (r for r in open_rows if r["server"] == server and r["fraction"] == fraction), {}
+            (r for r in section_rows if r["server"] == server and r[load_key] == load), {}
         )
-        context(name, row.get(key))
-    floor_rows: list[dict[str, Any]] = cross.get("floor", []) if cross is not None else []
-    for name, server, rate in _H2LOAD_FLOOR_CONTEXT if floor_rows else ():
-        row = next((r for r in floor_rows if r["server"] == server and r["rate"] == rate), {})
         context(name, row.get("p99_ms"))
     add("RSS after streamed items (MiB)", memory.get("end_mib"), 100, False, " MiB")
     add("RSS growth over the run (MiB)", memory.get("growth_mib"), 5, False, " MiB")
