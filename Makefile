@@ -58,7 +58,7 @@ test: install ## Run the whole test suite (real servers on port 0, real grpcurl)
 	$(BIN)/python -m pytest
 
 fuzz: install ## Fuzz the classifier with hypothesis for a bounded time (FUZZ_SECONDS, default 60)
-	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} $(BIN)/python -m pytest -q tests/fuzz_classifier.py -p no:cacheprovider
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} $(BIN)/python -m pytest -q tests/fuzz/fuzz_classifier.py -p no:cacheprovider
 
 serve: install ## Serve the embedded catalog on $(HOST):$(PORT) (plaintext, reflection on, /metrics on $(METRICS_PORT))
 	$(BIN)/python -m server --host $(HOST) --port $(PORT) --metrics-port $(METRICS_PORT)
@@ -72,13 +72,13 @@ bench-deps: ## Install h2load (Debian nghttp2-client; root), the C load generato
 	@h2load --version
 
 bench-h2load: install ## Unary calls/s and open-loop p99 with h2load as the client (see bench/h2load.py)
-	$(BIN)/python -m bench.h2load
+	$(BIN)/python -m bench.probes.h2load
 
 bench-instructions: install ## Instructions per unary call, service vs empty handler, under callgrind (noise-free)
-	$(BIN)/python -m bench.instructions
+	$(BIN)/python -m bench.probes.instructions
 
 soak: install ## Mixed load for SOAK_SECONDS (default 120): errors, RSS and latency
-	$(BIN)/python -m bench.soak --seconds $${SOAK_SECONDS:-120}
+	$(BIN)/python -m bench.probes.soak --seconds $${SOAK_SECONDS:-120}
 
 clean: ## Remove the venv and build leftovers
 	rm -rf $(VENV) .build .mypy_cache .ruff_cache .pytest_cache .hypothesis

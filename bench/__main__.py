@@ -24,7 +24,8 @@ from typing import Any
 
 from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs shipped
 
-from bench import h2load, procs, report, workload
+from bench import procs, report, workload
+from bench.probes import h2load
 
 _LOGGER = logging.getLogger(__name__)
 

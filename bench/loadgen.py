@@ -42,7 +42,7 @@ from typing import Any
 
 import grpc
 
-from bench import hiccups, spread, workload
+from bench import machine_meter, spread, workload
 from bench.stats import percentile
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
@@ -137,7 +137,7 @@ class Window:
     steal_pct: float = 0.0
     """Share of the machine's CPU time stolen by the hypervisor during the window."""
     hiccups: dict[str, Any] = field(default_factory=dict)
-    """Open loop only: the machine meter's wake-ups and CPU speed meanwhile (bench/hiccups.py)."""
+    """Open loop only: the machine meter's wake-ups and CPU speed meanwhile (machine_meter)."""
     clean_latencies: list[float] = field(default_factory=list)
     """Open loop only: latencies of the calls that overlapped no slow-CPU span."""
 
@@ -258,7 +258,7 @@ def unary_open(
     start = CLOCK() + 0.01
     measure_from = start + spec["warmup"]
     end = measure_from + spec["seconds"]
-    meter = hiccups.Beside(spec["seconds"], spec["warmup"])
+    meter = machine_meter.Beside(spec["seconds"], spec["warmup"])
 
     def record(scheduled: float, sent: float) -> Any:
         def done(_future: Any) -> None:

@@ -115,10 +115,10 @@ def server_command(
 
     "reference" and "reference-sync" are empty handlers on grpc.aio and on
     grpcio's sync server; "classify-sync" is the service's Classify handler on
-    the sync server (bench/classify_sync.py).
+    the sync server (bench/servers/classify_sync.py).
     """
     if kind in ("reference", "reference-sync", "classify-sync"):
-        module = "bench." + kind.replace("-", "_")
+        module = "bench.servers." + kind.replace("-", "_")
         return [sys.executable, "-m", module, "--port", str(port)]
     cmd = [sys.executable, "-m", "server", "--host", HOST, "--port", str(port)]
     return [*cmd, "--log-level", "WARNING", "--workers", str(workers), *extra_args]

@@ -17,8 +17,8 @@ import logging
 
 from client.aio_client import AsyncErrorClient
 from client.config import DEFAULT_TARGET, MAX_MESSAGE_BYTES, ClientConfig, ConfigError
-from client.decisions import retry_after, should_retry
 from client.errors import StreamError, describe
+from client.retry import retry_after, should_retry
 from client.sync_client import ErrorClient
 
 _LOGGER = logging.getLogger(__name__)

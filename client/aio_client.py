@@ -5,7 +5,7 @@
         async for result in errors.classify_stream(bodies):   # iterable or async iterable
             ...
 
-ClassifyStream works as in client.streaming: at most `window` batches out,
+ClassifyStream works as in client.sync_stream: at most `window` batches out,
 unanswered batches resent on a new stream after UNAVAILABLE, and a stall
 timeout per batch instead of a deadline for the whole stream.
 """
@@ -35,7 +35,7 @@ from client.inputs import (
     classify_request,
 )
 from client.inputs import item_batches as sync_item_batches
-from client.streaming import DEFAULT_WINDOW, Sent, StreamState
+from client.sync_stream import DEFAULT_WINDOW, Sent, StreamState
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 

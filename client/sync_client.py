@@ -29,7 +29,7 @@ from client.inputs import (
     classify_request,
     item_batches,
 )
-from client.streaming import DEFAULT_WINDOW, classify_stream
+from client.sync_stream import DEFAULT_WINDOW, classify_stream
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 

@@ -8,11 +8,12 @@ import logging
 import sys
 from pathlib import Path
 
-from server import limits, security
 from server.app import DEFAULT_GRACE_SECONDS, ServerConfig, serve
-from server.catalog import EMBEDDED_CATALOG, CatalogError
-from server.logs import FORMATS
-from server.logs import configure as configure_logging
+from server.catalog.loader import EMBEDDED_CATALOG, CatalogError
+from server.ops import admission as limits
+from server.ops import security
+from server.ops.logs import FORMATS
+from server.ops.logs import configure as configure_logging
 from server.workers import default_workers, run_workers
 
 _LOGGER = logging.getLogger(__name__)

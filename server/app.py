@@ -19,16 +19,16 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
-from server import heap
-from server.catalog import EMBEDDED_CATALOG, load_catalog
-from server.classifier import Classifier
-from server.limits import interceptors as limit_interceptors
-from server.metrics import Metrics, instrument
-from server.reload import CatalogReloader, ReloadHandle
-from server.security import TlsFiles, server_credentials
-from server.security import interceptors as auth_interceptors
-from server.service import ClassifierHolder, ErrorCatalogServicer
-from server.wire import add_servicer
+from server.catalog.loader import EMBEDDED_CATALOG, load_catalog
+from server.classify.classifier import Classifier
+from server.ops import gc_freeze as heap
+from server.ops.admission import interceptors as limit_interceptors
+from server.ops.metrics import Metrics, instrument
+from server.ops.reload import CatalogReloader, ReloadHandle
+from server.ops.security import TlsFiles, server_credentials
+from server.ops.security import interceptors as auth_interceptors
+from server.rpc.service import ClassifierHolder, ErrorCatalogServicer
+from server.rpc.wire import add_servicer
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 _LOGGER = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class ServerConfig:
     reflection: bool = True
     reuse_port: bool = False
     max_concurrent_rpcs: int | None = None
-    """Our own cap on calls and streams in flight (server/limits.py); None or 0: no cap."""
+    """Our own cap on calls and streams in flight (server/ops/admission.py); None or 0: no cap."""
     tls: TlsFiles | None = None
     """Serve TLS (mutual TLS when `tls.client_ca` is set); None: plaintext."""
     token: str | None = None
@@ -184,7 +184,7 @@ async def serve(
 ) -> None:
     """Runs until SIGTERM or SIGINT; a second signal exits at once."""
     running = await start(address, config)
-    heap.settle()  # start-up objects leave the GC's full collections (server/heap.py)
+    heap.settle()  # start-up objects leave the GC's full collections (server/ops/gc_freeze.py)
     running.holder.listeners.append(heap.settle_after_reload)
     _LOGGER.info(
         "serving %s on %s (port %d), catalog %s",

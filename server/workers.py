@@ -22,7 +22,7 @@ from dataclasses import replace
 from types import FrameType
 
 from server.app import ServerConfig, serve
-from server.catalog import CatalogError, load_catalog
+from server.catalog.loader import CatalogError, load_catalog
 
 _LOGGER = logging.getLogger(__name__)
 

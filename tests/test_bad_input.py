@@ -18,8 +18,8 @@ from google.protobuf import struct_pb2
 from google.rpc import code_pb2
 
 from server.app import MAX_MESSAGE_BYTES
-from server.service import MAX_BATCH_ITEMS
-from server.wire import length_delimited, varint
+from server.rpc.service import MAX_BATCH_ITEMS
+from server.rpc.wire import length_delimited, varint
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 

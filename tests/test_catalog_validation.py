@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from server.catalog import EMBEDDED_CATALOG, CatalogError, load_catalog
+from server.catalog.loader import EMBEDDED_CATALOG, CatalogError, load_catalog
 
 _LOGGER = logging.getLogger(__name__)
 

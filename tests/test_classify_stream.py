@@ -22,9 +22,9 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from server.app import ServerConfig
-from server.service import MAX_BATCH_ITEMS
+from server.rpc.service import MAX_BATCH_ITEMS
 from tests.conftest import ServerThread
-from tests.stream_probe import StreamProbe
+from tests.support.stream_probe import StreamProbe
 from tests.test_corpus import CASES, request_for
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc

@@ -24,10 +24,10 @@ import orjson
 import pytest
 from google.protobuf import json_format
 
-from bench.procs import free_port
 from client import ErrorClient
 from server.app import ServerConfig
 from tests.conftest import ServerThread
+from tests.support.processes import free_port
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 _LOGGER = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ SHAPE_CODES = [[131047], [130429], [], [132001], [113001]]
 """What each line of shapes.jsonl classifies as, in order."""
 TOKEN = "cli-test-token-93b2"
 _SCRIPT = Path(sys.executable).with_name("waerr")
-COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "client.cli"]
+COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "client.cli.commands"]
 
 
 def waerr(

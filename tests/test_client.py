@@ -23,9 +23,9 @@ from google.protobuf import struct_pb2
 from client import ClientConfig, ErrorClient, StreamError, describe, retry_after, should_retry
 from client.config import ConfigError, grpc_target
 from server.app import ServerConfig
-from server.security import TlsFiles
-from tests.certs import Authority
+from server.ops.security import TlsFiles
 from tests.conftest import ServerThread
+from tests.support.certs import Authority
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 _LOGGER = logging.getLogger(__name__)

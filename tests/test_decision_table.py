@@ -15,7 +15,7 @@ from typing import NamedTuple
 import orjson
 import pytest
 
-from tests.seed_document import load_seed
+from tests.support.seed_document import load_seed
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.procs import wait_serving
 from client import ErrorClient
+from tests.support.processes import wait_serving
 from tests.test_decision_table import status_webhook
 from tests.test_replicas import Replica, start_replica
 

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.workload import mixed_payloads
-from server.fastpath import extract_webhook_errors
-from server.payloads import MAX_ERRORS, FoundError, InputError, extract_errors, loads
+from server.classify.generic_reader import MAX_ERRORS, FoundError, InputError, extract_errors, loads
+from server.classify.webhook_reader import extract_webhook_errors
+from tests.support.webhooks import mixed_payloads
 from tests.test_corpus import CASES
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from server import heap
-from server.catalog import EMBEDDED_CATALOG, load_catalog
-from server.classifier import Classifier
+from server.catalog.loader import EMBEDDED_CATALOG, load_catalog
+from server.classify.classifier import Classifier
+from server.ops import gc_freeze as heap
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
 """The documented limits, enforced on a real server: concurrent calls and message sizes.
 
-Our own in-flight count (server/limits.py) refuses the call past the limit
+Our own in-flight count (server/ops/admission.py) refuses the call past the limit
 with RESOURCE_EXHAUSTED and a clear message while health keeps answering;
 closed and cancelled streams give their slots back. Messages over
 MAX_MESSAGE_BYTES are refused in both directions.
@@ -22,9 +22,9 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
-from bench.procs import ROOT
 from server.app import MAX_MESSAGE_BYTES, ServerConfig
 from tests.conftest import ServerThread
+from tests.support.processes import ROOT
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import grpc
 
-from bench.procs import free_port, wait_serving
-from server.logs import JsonFormatter, RequestIdFilter, TextFormatter, configure, resolve_format
+from server.ops.logs import JsonFormatter, RequestIdFilter, TextFormatter, configure, resolve_format
+from tests.support.processes import free_port, wait_serving
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 

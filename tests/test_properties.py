@@ -20,7 +20,7 @@ from google.rpc import code_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.classifier_strategies import (
+from tests.support.classifier_strategies import (
     MAX_CODE,
     bad_code_forms,
     codes,

@@ -23,11 +23,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from bench.procs import free_port, wait_serving
 from server.app import ServerConfig
-from server.catalog import EMBEDDED_CATALOG
-from server.reload import CatalogReloader
+from server.catalog.loader import EMBEDDED_CATALOG
+from server.ops.reload import CatalogReloader
 from tests.conftest import ServerThread
+from tests.support.processes import free_port, wait_serving
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
@@ -120,17 +120,17 @@ def test_valid_reload_swaps_and_invalid_keeps_the_old_one(
             ]
         )
         replace_atomically(path, duplicate)
-        with caplog.at_level(logging.ERROR, logger="server.reload"):
+        with caplog.at_level(logging.ERROR, logger="server.ops.reload"):
             assert thread.call(reloader.reload("test")) is False
         assert version_of(stub) == second
-        [record] = [r for r in caplog.records if r.name == "server.reload"]
+        [record] = [r for r in caplog.records if r.name == "server.ops.reload"]
         assert "rejected" in record.getMessage() and second in record.getMessage()
         assert str(path) in record.getMessage() and "111001" in record.getMessage()
 
         # Not TOML at all: refused too, with the parser's line.
         replace_atomically(path, "version = \n[[errors]\n")
         caplog.clear()
-        with caplog.at_level(logging.ERROR, logger="server.reload"):
+        with caplog.at_level(logging.ERROR, logger="server.ops.reload"):
             assert thread.call(reloader.reload("test")) is False
         assert f"{path}:" in caplog.records[-1].getMessage()
         assert version_of(stub) == second

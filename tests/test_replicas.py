@@ -19,8 +19,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from bench.procs import free_port, wait_serving
 from server.app import SERVICE_NAME
+from tests.support.processes import free_port, wait_serving
 from tests.test_metrics import scrape, value
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc

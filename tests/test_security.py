@@ -24,11 +24,11 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from bench.procs import ROOT, free_port
 from server.app import ServerConfig
-from server.security import TOKEN_ENV, TlsFiles, is_loopback
-from tests.certs import Authority, Pair
+from server.ops.security import TOKEN_ENV, TlsFiles, is_loopback
 from tests.conftest import ServerThread
+from tests.support.certs import Authority, Pair
+from tests.support.processes import ROOT, free_port
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 

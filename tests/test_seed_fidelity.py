@@ -11,7 +11,7 @@ import logging
 
 import pytest
 
-from tests.seed_document import (
+from tests.support.seed_document import (
     NO_ACTION,
     SEED_COPY,
     SHARED_SEED,

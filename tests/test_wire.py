@@ -1,6 +1,6 @@
 """Pre-serialised Classify/ClassifyStream responses equal the message-built ones, byte for byte.
 
-server/wire.py composes responses from cached ErrorInfo bytes; clients must
+server/rpc/wire.py composes responses from cached ErrorInfo bytes; clients must
 not be able to tell. Each test builds the same answer the plain protobuf way
 (as the service did before) and compares the bytes, in process and through a
 real server.
@@ -13,13 +13,13 @@ import json
 import grpc
 import pytest
 
-from bench.workload import mixed_payloads
-from server.catalog import EMBEDDED_CATALOG, load_catalog
-from server.classifier import Classifier, Decision, to_message
-from server.payloads import InputError
-from server.status import OK, invalid_argument_status
-from server.wire import WireEncoder, serialize, varint
+from server.catalog.loader import EMBEDDED_CATALOG, load_catalog
+from server.classify.classifier import Classifier, Decision, to_message
+from server.classify.generic_reader import InputError
+from server.rich_status import OK, invalid_argument_status
+from server.rpc.wire import WireEncoder, serialize, varint
 from tests.conftest import ServerThread
+from tests.support.webhooks import mixed_payloads
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 

@@ -9,7 +9,7 @@ import time
 
 import grpc
 
-from bench.procs import ROOT, children, free_port, wait_serving
+from tests.support.processes import ROOT, children, free_port, wait_serving
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 

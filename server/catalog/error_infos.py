@@ -1,0 +1,141 @@
+"""Builds the protobuf messages the service returns, once per catalog entry.
+
+Catalog answers never change while a catalog is loaded, so every ErrorInfo
+is built (and serialised) once at load time and reused for every call.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from google.protobuf.duration_pb2 import Duration
+
+from server.catalog.loader import Catalog, Entry, Family
+from whatsapp.errors.v1 import error_catalog_pb2 as pb
+
+_LOGGER = logging.getLogger(__name__)
+
+STRATEGY_ADVICE: dict[pb.RetryStrategy.ValueType, str] = {
+    pb.RETRY_STRATEGY_RETRY_WITH_BACKOFF: "Retry with exponential backoff.",
+    pb.RETRY_STRATEGY_RETRY_AFTER: "Retry after the suggested delay.",
+    pb.RETRY_STRATEGY_RESEND_AS_TEMPLATE: "Resend the message as an approved template.",
+    pb.RETRY_STRATEGY_FIX_REQUEST: "Fix the request before sending again.",
+    pb.RETRY_STRATEGY_FIX_TEMPLATE: "Fix the template before sending again.",
+    pb.RETRY_STRATEGY_FIX_RECIPIENT: "Check the recipient's number before sending again.",
+    pb.RETRY_STRATEGY_FIX_CONFIGURATION: "Fix the account, number or app configuration first.",
+    pb.RETRY_STRATEGY_TOP_UP_QUOTA: "Top up the message quota, then send again.",
+    pb.RETRY_STRATEGY_RENEW_BILLING: "Renew or fix the billing account, then send again.",
+    pb.RETRY_STRATEGY_CONTACT_SUPPORT: "Contact the provider's support with the error details.",
+    pb.RETRY_STRATEGY_DO_NOT_RETRY: "Do not retry: sending again will not succeed.",
+}
+"""Generic advice for inferred entries, which have no recommended action of their own."""
+
+
+def listing(entry: Entry) -> pb.ErrorListing:
+    """One category's wording of a code."""
+    return pb.ErrorListing(
+        category=entry.category,
+        reason=entry.reason,
+        description=entry.description,
+        recommended_action=entry.recommended_action,
+    )
+
+
+def error_info(entry: Entry, others: tuple[Entry, ...] = ()) -> pb.ErrorInfo:
+    """The ErrorInfo of one listing, naming the code's other listings."""
+    info = pb.ErrorInfo(
+        code=entry.code,
+        category=entry.category,
+        reason=entry.reason,
+        description=entry.description,
+        recommended_action=entry.recommended_action,
+        recommended_action_language_code=entry.recommended_action_language,
+        recommended_action_translations=[
+            pb.LocalizedText(language_code=lang, text=text) for lang, text in entry.translations
+        ],
+        source=entry.source,
+        retryable=entry.retryable,
+        retry_strategy=entry.retry_strategy,
+        actor=entry.actor,
+        document_range=entry.document_range,
+        other_listings=[listing(other) for other in others if other is not entry],
+    )
+    if entry.retry_after_seconds:
+        info.retry_after.CopyFrom(Duration(seconds=entry.retry_after_seconds))
+    return info
+
+
+def inferred_info(
+    code: int,
+    *,
+    category: pb.Category.ValueType,
+    reason: str,
+    description: str,
+    retry_strategy: pb.RetryStrategy.ValueType,
+    actor: pb.Actor.ValueType,
+    retry_after_seconds: int = 0,
+) -> pb.ErrorInfo:
+    """An ErrorInfo for a code no catalog entry lists."""
+    info = pb.ErrorInfo(
+        code=code,
+        category=category,
+        reason=reason,
+        description=description,
+        recommended_action=STRATEGY_ADVICE.get(retry_strategy, ""),
+        recommended_action_language_code="en",
+        source=pb.SOURCE_INFERRED,
+        retryable=retry_strategy
+        in (pb.RETRY_STRATEGY_RETRY_WITH_BACKOFF, pb.RETRY_STRATEGY_RETRY_AFTER),
+        retry_strategy=retry_strategy,
+        actor=actor,
+    )
+    if retry_after_seconds:
+        info.retry_after.CopyFrom(Duration(seconds=retry_after_seconds))
+    return info
+
+
+def family_info(code: int, family: Family) -> pb.ErrorInfo:
+    """The inferred ErrorInfo of an unlisted code inside a family."""
+    return inferred_info(
+        code,
+        category=family.category,
+        reason=f"Unlisted {family.name} error",
+        description=(
+            f"Code {code} is not in the catalog; it lies in the {family.name} family "
+            f"({family.first}–{family.last}), whose decision it takes."
+        ),
+        retry_strategy=family.retry_strategy,
+        actor=family.actor,
+        retry_after_seconds=family.retry_after_seconds,
+    )
+
+
+class MessageCache:
+    """Every catalog answer as a ready-made message, built once per catalog."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.primary: dict[int, pb.ErrorInfo] = {}
+        self.by_listing: list[tuple[Entry, pb.ErrorInfo]] = []
+        for code, entries in catalog.listings.items():
+            for entry in entries:
+                info = error_info(entry, entries)
+                self.by_listing.append((entry, info))
+                if entry is entries[0]:
+                    self.primary[code] = info
+        counts: dict[pb.Category.ValueType, set[int]] = {}
+        document_counts: dict[pb.Category.ValueType, set[int]] = {}
+        for entry in catalog.entries:
+            counts.setdefault(entry.category, set()).add(entry.code)
+            if entry.source == pb.SOURCE_PROVIDER_DOCUMENT:
+                document_counts.setdefault(entry.category, set()).add(entry.code)
+        self.categories = [
+            pb.CategoryInfo(
+                category=cat.category,
+                display_name=cat.display_name,
+                description=cat.description,
+                code_count=len(counts.get(cat.category, ())),
+                document_code_count=len(document_counts.get(cat.category, ())),
+            )
+            for cat in catalog.categories
+        ]

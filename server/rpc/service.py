@@ -1,0 +1,351 @@
+"""The ErrorCatalogService servicer: lookups, listings and classification.
+
+Handlers read the current catalog once per call (once per stream), so a live
+catalog reload never changes the answers of a call already in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from server.classify.classifier import Classifier, Decision
+from server.classify.generic_reader import InputError
+from server.classify.text_match import normalise
+from server.rich_status import (
+    ServiceError,
+    invalid_argument,
+    invalid_argument_status,
+    not_found,
+)
+from server.rpc.paging import decode_token, encode_token, page_size
+from server.rpc.wire import WireEncoder
+from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+
+if TYPE_CHECKING:
+    from server.ops.metrics import Metrics
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_BATCH_GET = 1000
+"""Most codes one BatchGetErrors call may ask for."""
+MAX_BATCH_ITEMS = 1000
+"""Most items one ClassifyStream or SummarizeErrors request may carry."""
+
+
+class ClassifierHolder:
+    """Holds the classifier in use; a reload swaps it atomically."""
+
+    def __init__(self, classifier: Classifier) -> None:
+        self.current = classifier
+        self.listeners: list[Callable[[Classifier], None]] = []
+
+    def swap(self, classifier: Classifier) -> None:
+        """Makes `classifier` answer every call that starts from now on."""
+        self.current = classifier
+        for listener in self.listeners:
+            listener(classifier)
+
+
+def _abort_on_error(
+    method: Callable[..., Any],
+) -> Callable[..., Any]:
+    """Turns ServiceError and InputError into a rich status on the call."""
+
+    async def wrapper(self: ErrorCatalogServicer, request: Any, context: Any) -> Any:
+        try:
+            return await method(self, request, context)
+        except InputError as exc:
+            error = invalid_argument([(exc.field, exc.description)])
+            await context.abort(error.grpc_code, error.status.message, error.trailing_metadata)
+        except ServiceError as exc:
+            await context.abort(exc.grpc_code, exc.status.message, exc.trailing_metadata)
+
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+class ErrorCatalogServicer(pb_grpc.ErrorCatalogServiceServicer):
+    """Serves the catalog and the classifier held by `holder`."""
+
+    def __init__(self, holder: ClassifierHolder, metrics: Metrics | None = None) -> None:
+        self._holder = holder
+        self._wire: WireEncoder | None = None
+        self._metrics = metrics
+
+    def _encoder(self) -> WireEncoder:
+        """The response encoder of the current classifier (rebuilt after a reload)."""
+        classifier = self._holder.current
+        encoder = self._wire
+        if encoder is None or encoder.classifier is not classifier:
+            encoder = self._wire = WireEncoder(classifier)
+        return encoder
+
+    # ---- catalog --------------------------------------------------------------
+
+    @_abort_on_error
+    async def GetError(
+        self, request: pb.GetErrorRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetErrorResponse:
+        """One entry by code."""
+        classifier = self._holder.current
+        if request.code < 0:
+            raise invalid_argument([("code", f"must not be negative, got {request.code}")])
+        info = classifier.messages.primary.get(request.code)
+        if info is None:
+            raise _code_not_found([request.code], classifier.version)
+        return pb.GetErrorResponse(error=info, catalog_version=classifier.version)
+
+    @_abort_on_error
+    async def BatchGetErrors(
+        self, request: pb.BatchGetErrorsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.BatchGetErrorsResponse:
+        """Many entries by code, in request order."""
+        classifier = self._holder.current
+        codes = list(request.codes)
+        if not codes:
+            raise invalid_argument([("codes", "give at least one code")])
+        if len(codes) > MAX_BATCH_GET:
+            raise invalid_argument(
+                [("codes", f"at most {MAX_BATCH_GET} codes per call, got {len(codes)}")]
+            )
+        negative = [(f"codes[{i}]", "must not be negative") for i, c in enumerate(codes) if c < 0]
+        if negative:
+            raise invalid_argument(negative)
+        primary = classifier.messages.primary
+        missing = [code for code in codes if code not in primary]
+        if missing:
+            raise _code_not_found(missing, classifier.version)
+        return pb.BatchGetErrorsResponse(
+            errors=[primary[code] for code in codes], catalog_version=classifier.version
+        )
+
+    @_abort_on_error
+    async def ListErrors(
+        self, request: pb.ListErrorsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListErrorsResponse:
+        """A filtered page of entries."""
+        classifier = self._holder.current
+        size = page_size(request.page_size)
+        words = normalise(request.query).split()
+        filters = f"{request.category}|{request.source}|{' '.join(words)}"
+        offset = decode_token(request.page_token, filters)
+        matching = [
+            info
+            for entry, info in classifier.messages.by_listing
+            if (not request.category or entry.category == request.category)
+            and (not request.source or entry.source == request.source)
+            and (not words or _has_words(info, words))
+        ]
+        page = matching[offset : offset + size]
+        next_offset = offset + len(page)
+        return pb.ListErrorsResponse(
+            errors=page,
+            next_page_token=encode_token(next_offset, filters)
+            if next_offset < len(matching)
+            else "",
+            total_size=len(matching),
+            catalog_version=classifier.version,
+        )
+
+    @_abort_on_error
+    async def ListCategories(
+        self, request: pb.ListCategoriesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListCategoriesResponse:
+        """The document's categories with their sizes."""
+        classifier = self._holder.current
+        return pb.ListCategoriesResponse(
+            categories=classifier.messages.categories, catalog_version=classifier.version
+        )
+
+    # ---- classification -------------------------------------------------------
+
+    @_abort_on_error
+    async def Classify(
+        self, request: pb.ClassifyRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> bytes:
+        """One input, one classification per error found.
+
+        Answers with pre-serialised ClassifyResponse bytes (server/rpc/wire.py);
+        a bare catalog code is answered from a per-code cache.
+        """
+        encoder = self._encoder()
+        kind = request.WhichOneof("input")
+        metrics = self._metrics
+        if kind == "code":
+            response = encoder.classify_code_response(request.code)
+            if metrics is not None:
+                metrics.classified_code(encoder.classifier, request.code)
+            return response
+        if metrics is None:
+            return encoder.classify_response(encoder.classifier.classify_input(request, kind))
+        try:
+            decisions = encoder.classifier.classify_input(request, kind)
+        except InputError:
+            metrics.invalid_item()
+            raise
+        metrics.classified(decisions)
+        return encoder.classify_response(decisions)
+
+    async def ClassifyStream(  # type: ignore[override]  # yields pre-serialised bytes
+        self,
+        request_iterator: AsyncIterator[pb.ClassifyStreamRequest],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> AsyncIterator[bytes]:
+        """Batches in, answered batches out, one request at a time.
+
+        Each answer is ClassifyStreamResponse bytes composed from cached
+        ErrorInfo bytes (server/rpc/wire.py), identical to the message-built ones.
+        """
+        encoder = self._encoder()  # the whole stream answers from one catalog
+        metrics = self._metrics
+        async for request in request_iterator:
+            items = request.items
+            if len(items) > MAX_BATCH_ITEMS:
+                error = _batch_too_large(len(items))
+                await context.abort(error.grpc_code, error.status.message, error.trailing_metadata)
+            if metrics is not None:
+                metrics.stream_batch(len(items))
+            yield answer_batch(encoder, items, metrics)
+
+    async def SummarizeErrors(
+        self,
+        request_iterator: AsyncIterator[pb.SummarizeErrorsRequest],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> pb.SummarizeErrorsResponse:
+        """A whole broadcast's failures in, one report out."""
+        classifier = self._holder.current
+        summary = Summary()
+        async for request in request_iterator:
+            if len(request.items) > MAX_BATCH_ITEMS:
+                error = _batch_too_large(len(request.items))
+                await context.abort(error.grpc_code, error.status.message, error.trailing_metadata)
+            for item in request.items:
+                try:
+                    decisions = classifier.classify_input(item, item.WhichOneof("input"))
+                except InputError:
+                    summary.add_invalid()
+                    if self._metrics is not None:
+                        self._metrics.invalid_item()
+                    continue
+                summary.add(decisions)
+                if self._metrics is not None:
+                    self._metrics.classified(decisions)
+        return summary.to_message(classifier.version)
+
+
+class Summary:
+    """Counts for SummarizeErrors, kept as plain counters until the end."""
+
+    def __init__(self) -> None:
+        self.total_items = 0
+        self.invalid_items = 0
+        self.items_without_errors = 0
+        self.retryable = 0
+        self.category: Counter[int] = Counter()
+        self.strategy: Counter[int] = Counter()
+        self.code: Counter[int] = Counter()
+        self.match_kind: Counter[int] = Counter()
+        self.actor: Counter[int] = Counter()
+
+    def add_invalid(self) -> None:
+        """One item that could not be read."""
+        self.total_items += 1
+        self.invalid_items += 1
+
+    def add(self, decisions: Sequence[Decision]) -> None:
+        """One item's decisions."""
+        self.total_items += 1
+        if not decisions:
+            self.items_without_errors += 1
+        for decision in decisions:
+            info = decision.info
+            self.category[info.category] += 1
+            self.strategy[info.retry_strategy] += 1
+            self.code[info.code] += 1
+            self.match_kind[decision.match_kind] += 1
+            self.actor[info.actor] += 1
+            self.retryable += info.retryable
+
+    def to_message(self, version: str) -> pb.SummarizeErrorsResponse:
+        """The report."""
+        return pb.SummarizeErrorsResponse(
+            total_items=self.total_items,
+            invalid_items=self.invalid_items,
+            items_without_errors=self.items_without_errors,
+            total_errors=sum(self.code.values()),
+            retryable_errors=self.retryable,
+            by_category=_counts(self.category, pb.Category.Name),
+            by_retry_strategy=_counts(self.strategy, pb.RetryStrategy.Name),
+            by_code=_counts(self.code, str),
+            by_match_kind=_counts(self.match_kind, pb.MatchKind.Name),
+            by_actor=_counts(self.actor, pb.Actor.Name),
+            catalog_version=version,
+        )
+
+
+def _counts(counter: Counter[int], name: Callable[[Any], str]) -> list[pb.Count]:
+    return [pb.Count(key=name(key), count=count) for key, count in counter.most_common()]
+
+
+def answer_batch(
+    encoder: WireEncoder, items: Sequence[pb.ClassifyItem], metrics: Metrics | None = None
+) -> bytes:
+    """One ClassifyStream request's items answered: a ClassifyStreamResponse's bytes."""
+    return encoder.stream_response([_result(encoder, item, metrics) for item in items])
+
+
+def _result(encoder: WireEncoder, item: pb.ClassifyItem, metrics: Metrics | None = None) -> bytes:
+    """One item's ClassifyResult, encoded as its field of a ClassifyStreamResponse."""
+    try:
+        decisions = encoder.classifier.classify_input(item, item.WhichOneof("input"))
+    except InputError as exc:
+        if metrics is not None:
+            metrics.invalid_item()
+        return encoder.message_result(
+            pb.ClassifyResult(
+                id=item.id, status=invalid_argument_status([(exc.field, exc.description)])
+            )
+        )
+    if metrics is not None:
+        metrics.classified(decisions)
+    return encoder.result(item.id, decisions)
+
+
+def _has_words(info: pb.ErrorInfo, words: list[str]) -> bool:
+    haystack = normalise(
+        " ".join(
+            (
+                str(info.code),
+                info.reason,
+                info.description,
+                info.recommended_action,
+                *(t.text for t in info.recommended_action_translations),
+            )
+        )
+    )
+    return all(word in haystack for word in words)
+
+
+def _code_not_found(codes: list[int], version: str) -> ServiceError:
+    listed = ", ".join(str(code) for code in codes[:20])
+    more = f" and {len(codes) - 20} more" if len(codes) > 20 else ""
+    return not_found(
+        f"no catalog entry for code {listed}{more} (catalog {version}); "
+        "Classify still answers for unknown codes",
+        "CODE_NOT_FOUND",
+        {"codes": ",".join(str(code) for code in codes), "catalog_version": version},
+    )
+
+
+def _batch_too_large(count: int) -> ServiceError:
+    return invalid_argument(
+        [("items", f"at most {MAX_BATCH_ITEMS} items per request, got {count}")],
+        reason="BATCH_TOO_LARGE",
+    )

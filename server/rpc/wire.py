@@ -1,0 +1,204 @@
+"""Pre-serialised responses for Classify and ClassifyStream.
+
+A classification repeats the same large ErrorInfo (reason, description,
+action, listings: ~400 bytes) for every error of a code. Building it as a
+message copies that ErrorInfo into every Classification and serialises it
+again on every call. Here each (ErrorInfo, match kind, confidence) head is
+encoded once, and a response is the concatenation of those cached bytes
+with the per-error ErrorContext, framed by hand. The output is byte for
+byte what `SerializeToString()` of the message-built response gives
+(tests/test_wire.py proves it), so clients see no difference.
+
+The two handlers then return `bytes`; `add_servicer` registers the service
+with a response serialiser that passes bytes through and still serialises
+messages, so every other handler is untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+
+from server.classify.classifier import Classifier, Decision
+from server.rich_status import OK
+from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+
+_LOGGER = logging.getLogger(__name__)
+
+SERVICE_NAME = "whatsapp.errors.v1.ErrorCatalogService"
+RAW_METHODS = ("Classify", "ClassifyStream")
+"""Methods whose handlers may return pre-serialised bytes."""
+_HEAD_CACHE_MAX = 8192
+_CODE_CACHE_MAX = 4096
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+_SMALL = [_varint(i) for i in range(1 << 14)]
+
+
+def varint(value: int) -> bytes:
+    """A non-negative integer as a protobuf varint."""
+    return _SMALL[value] if value < 16384 else _varint(value)
+
+
+def length_delimited(tag: bytes, payload: bytes) -> bytes:
+    """A length-delimited field: tag, length, payload."""
+    return tag + (_SMALL[len(payload)] if len(payload) < 16384 else _varint(len(payload))) + payload
+
+
+# Field tags (field number << 3 | wire type), named after the proto fields.
+_T_CLASSIFICATION_ERROR_INFO = b"\x0a"  # Classification.error_info = 1, bytes
+_T_CLASSIFICATION_MATCH_KIND = b"\x10"  # Classification.match_kind = 2, varint
+_T_CLASSIFICATION_CONFIDENCE = b"\x1d"  # Classification.confidence = 3, fixed32
+_T_CLASSIFICATION_CONTEXT = b"\x22"  # Classification.context = 4, bytes
+_T_RESPONSE_CLASSIFICATIONS = b"\x0a"  # ClassifyResponse.classifications = 1
+_T_RESPONSE_VERSION = b"\x12"  # ClassifyResponse.catalog_version = 2
+_T_RESULT_ID = b"\x0a"  # ClassifyResult.id = 1
+_T_RESULT_CLASSIFICATIONS = b"\x12"  # ClassifyResult.classifications = 2
+_T_STREAM_RESULTS = b"\x0a"  # ClassifyStreamResponse.results = 1
+_T_STREAM_VERSION = b"\x12"  # ClassifyStreamResponse.catalog_version = 2
+_RESULT_STATUS_OK = b"\x1a" + varint(len(OK.SerializeToString())) + OK.SerializeToString()
+"""ClassifyResult.status = 3 holding OK (present, so framed even when empty)."""
+
+
+class WireEncoder:
+    """Encodes Classify and ClassifyStream responses for one classifier."""
+
+    def __init__(self, classifier: Classifier) -> None:
+        self.classifier = classifier
+        version = classifier.version.encode()
+        self._version_field = length_delimited(_T_RESPONSE_VERSION, version) if version else b""
+        # id(info) -> (info, head bytes); holding `info` keeps its id from being reused.
+        self._heads: dict[tuple[int, int, float], tuple[pb.ErrorInfo, bytes]] = {}
+        self._codes: dict[int, bytes] = {}
+
+    def _head(self, decision: Decision) -> bytes:
+        """error_info, match_kind and confidence of a Classification, encoded once."""
+        key = (id(decision.info), decision.match_kind, decision.confidence)
+        cached = self._heads.get(key)
+        if cached is not None and cached[0] is decision.info:
+            return cached[1]
+        head = length_delimited(_T_CLASSIFICATION_ERROR_INFO, decision.info.SerializeToString())
+        if decision.match_kind:
+            head += _T_CLASSIFICATION_MATCH_KIND + varint(decision.match_kind)
+        confidence = struct.pack("<f", decision.confidence)
+        if decision.confidence != 0.0:
+            head += _T_CLASSIFICATION_CONFIDENCE + confidence
+        if len(self._heads) >= _HEAD_CACHE_MAX:
+            self._heads.clear()
+        self._heads[key] = (decision.info, head)
+        return head
+
+    def classification(self, decision: Decision) -> bytes:
+        """One Classification message's bytes."""
+        context = decision.raw.context.SerializeToString()
+        return self._head(decision) + length_delimited(_T_CLASSIFICATION_CONTEXT, context)
+
+    def classifications(self, tag: bytes, decisions: Sequence[Decision]) -> bytes:
+        """The repeated classifications field of a response or result."""
+        return b"".join(length_delimited(tag, self.classification(d)) for d in decisions)
+
+    def classify_response(self, decisions: Sequence[Decision]) -> bytes:
+        """A ClassifyResponse's bytes."""
+        return self.classifications(_T_RESPONSE_CLASSIFICATIONS, decisions) + self._version_field
+
+    def classify_code_response(self, code: int) -> bytes:
+        """A ClassifyResponse for a bare code; catalog codes are answered from a cache."""
+        cached = self._codes.get(code)
+        if cached is not None:
+            return cached
+        response = self.classify_response(self.classifier.classify_code(code))
+        if code in self.classifier.catalog.listings:
+            if len(self._codes) >= _CODE_CACHE_MAX:
+                self._codes.clear()
+            self._codes[code] = response
+        return response
+
+    def result(self, item_id: str, decisions: Sequence[Decision]) -> bytes:
+        """A ClassifyResult (status OK) as the bytes of its field in a stream response.
+
+        The hot path of ClassifyStream: lengths are summed, not re-measured, and
+        the parts are joined once (same bytes as `classifications()` framing).
+        """
+        small = _SMALL
+        parts: list[bytes] = [b"", b""]  # the result's tag and length go first
+        size = len(_RESULT_STATUS_OK)
+        if item_id:
+            raw_id = item_id.encode()
+            parts += (_T_RESULT_ID, varint(len(raw_id)), raw_id)
+            size += 1 + len(parts[-2]) + len(raw_id)
+        for decision in decisions:
+            head = self._head(decision)
+            context = decision.raw.context.SerializeToString()
+            context_len = small[len(context)] if len(context) < 16384 else _varint(len(context))
+            inner = len(head) + 1 + len(context_len) + len(context)
+            inner_len = small[inner] if inner < 16384 else _varint(inner)
+            parts += (
+                _T_RESULT_CLASSIFICATIONS,
+                inner_len,
+                head,
+                _T_CLASSIFICATION_CONTEXT,
+                context_len,
+                context,
+            )
+            size += 1 + len(inner_len) + inner
+        parts.append(_RESULT_STATUS_OK)
+        parts[0] = _T_STREAM_RESULTS
+        parts[1] = varint(size)
+        return b"".join(parts)
+
+    def message_result(self, result: pb.ClassifyResult) -> bytes:
+        """A result built as a message (an item's error) as its field's bytes."""
+        return length_delimited(_T_STREAM_RESULTS, result.SerializeToString())
+
+    def stream_response(self, results: Sequence[bytes]) -> bytes:
+        """A ClassifyStreamResponse from encoded results."""
+        return b"".join(results) + self._version_field
+
+
+def serialize(response: Any) -> bytes:
+    """Response serialiser for RAW_METHODS: bytes pass through, messages serialise."""
+    if type(response) is bytes:
+        return response
+    data: bytes = response.SerializeToString()
+    return data
+
+
+class _Capture:
+    """Stands in for a server to catch the generated method handlers."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Any] = {}
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        pass
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
+        self.handlers.update(handlers)
+
+
+def add_servicer(servicer: pb_grpc.ErrorCatalogServiceServicer, server: grpc.aio.Server) -> None:
+    """Like the generated add_..._to_server, with bytes allowed out of RAW_METHODS.
+
+    Adds a generic handler only, never registered methods: see
+    `server.app.GenericOnly` for what each registered method costs every call.
+    """
+    capture = _Capture()
+    pb_grpc.add_ErrorCatalogServiceServicer_to_server(servicer, capture)
+    handlers = dict(capture.handlers)
+    for method in RAW_METHODS:
+        handlers[method] = handlers[method]._replace(response_serializer=serialize)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
