@@ -13,15 +13,11 @@ generated messages (`whatsapp.errors.v1.error_catalog_pb2`, typed by .pyi).
 
 from __future__ import annotations
 
-import logging
-
 from client.aio_client import AsyncErrorClient
 from client.config import DEFAULT_TARGET, MAX_MESSAGE_BYTES, ClientConfig, ConfigError
 from client.errors import StreamError, describe
 from client.retry import retry_after, should_retry
 from client.sync_client import ErrorClient
-
-_LOGGER = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_TARGET",

@@ -16,8 +16,6 @@ timeout per batch instead of a deadline for the whole stream.
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Sequence
 from types import TracebackType
 from typing import Any, cast
@@ -25,6 +23,7 @@ from typing import Any, cast
 import grpc
 
 from client import config as cfg
+from client.aio_stream import AsyncStream
 from client.inputs import (
     DEFAULT_BATCH_ITEMS,
     MAX_BATCH_ITEMS,
@@ -35,13 +34,10 @@ from client.inputs import (
     classify_request,
 )
 from client.inputs import item_batches as sync_item_batches
-from client.sync_stream import DEFAULT_WINDOW, Sent, StreamState
+from client.stream_state import DEFAULT_WINDOW
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
-_LOGGER = logging.getLogger(__name__)
-
-_POLL_SECONDS = 0.1
 _UNSET: Any = object()
 Inputs = Iterable[Input] | AsyncIterable[Input]
 
@@ -217,7 +213,7 @@ class AsyncErrorClient:
         """One result per input, in input order, yielded as batches are answered."""
         if window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
-        stream = _AsyncStream(
+        stream = AsyncStream(
             self.stub.ClassifyStream,
             item_batches(values, batch_size),
             window,
@@ -248,98 +244,3 @@ class AsyncErrorClient:
             call.cancel()
             raise
         return await call  # type: ignore[no-any-return]
-
-
-class _AsyncStream:
-    """One ClassifyStream, reconnected after UNAVAILABLE until the input is answered."""
-
-    def __init__(
-        self,
-        method: Any,
-        batches: AsyncIterator[list[pb.ClassifyItem]],
-        window: int,
-        timeout: float | None,
-        metadata: Any,
-    ) -> None:
-        self.method = method
-        self.batches = batches
-        self.window = window
-        self.timeout = timeout
-        self.metadata = metadata
-        self.state = StreamState()
-
-    async def results(self) -> AsyncGenerator[pb.ClassifyResult, None]:
-        """Every result, in input order."""
-        state = self.state
-        failures = 0
-        while True:
-            call = self.method(metadata=self.metadata)
-            slots = asyncio.Semaphore(self.window)
-            writer = asyncio.create_task(self._write(call, slots))
-            got_answer = False
-            try:
-                while True:
-                    response = await self._read(call)
-                    if response is grpc.aio.EOF:
-                        break
-                    state.match(response)
-                    slots.release()
-                    got_answer = True
-                    state.answered += len(response.results)
-                    for result in response.results:
-                        yield result
-            except grpc.RpcError as exc:
-                failures = state.broken(exc, got_answer, failures)
-                await asyncio.sleep(min(0.1 * 2**failures, 2.0))
-                continue
-            finally:
-                call.cancel()
-                writer.cancel()
-                await asyncio.gather(writer, return_exceptions=True)
-            state.check_end()
-            return
-
-    async def _write(self, call: Any, slots: asyncio.Semaphore) -> None:
-        """Unanswered batches first, then the rest of the input; then half-closes."""
-        state = self.state
-        try:
-            for sent in list(state.pending):
-                await slots.acquire()
-                sent.sent_at = time.monotonic()
-                await call.write(sent.request)
-            while not state.input_done:
-                await slots.acquire()
-                try:
-                    items = await anext(self.batches)
-                except StopAsyncIteration:
-                    state.input_done = True
-                    break
-                except Exception as exc:
-                    state.input_failed(exc)
-                    break
-                request = pb.ClassifyStreamRequest(items=items)
-                state.pending.append(Sent(request, time.monotonic()))
-                await call.write(request)
-            await call.done_writing()
-        except (grpc.RpcError, asyncio.InvalidStateError):
-            pass  # the call failed: the reader sees why and reconnects or raises
-
-    async def _read(self, call: Any) -> Any:
-        """The next response, or StreamError when a sent batch stalls past the timeout."""
-        read = asyncio.ensure_future(call.read())
-        started = time.monotonic()
-        try:
-            while True:
-                done, _ = await asyncio.wait({read}, timeout=_POLL_SECONDS)
-                if done:
-                    return read.result()
-                pending = self.state.pending
-                if (
-                    self.timeout is not None
-                    and pending
-                    and time.monotonic() - max(started, pending[0].sent_at) > self.timeout
-                ):
-                    raise self.state.stalled(None, self.timeout)
-        finally:
-            if not read.done():
-                read.cancel()

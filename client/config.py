@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,9 +19,9 @@ from typing import Any
 
 import grpc
 
-_LOGGER = logging.getLogger(__name__)
+from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
-SERVICE_NAME = "whatsapp.errors.v1.ErrorCatalogService"
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ErrorCatalogService"].full_name
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 """Largest request or response message; duplicates server.app.MAX_MESSAGE_BYTES on purpose
 (the client must not import the server)."""

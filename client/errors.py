@@ -8,13 +8,9 @@ payloads needs to know which ones were answered.
 
 from __future__ import annotations
 
-import logging
-
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
-
-_LOGGER = logging.getLogger(__name__)
 
 
 class StreamError(grpc.RpcError):  # type: ignore[misc]  # grpc is untyped

@@ -8,7 +8,6 @@ StructuredError, a Struct, or a ready ClassifyItem with its own id.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeAlias
 
@@ -16,8 +15,6 @@ import orjson
 from google.protobuf import struct_pb2
 
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
-
-_LOGGER = logging.getLogger(__name__)
 
 MAX_BATCH_ITEMS = 1000
 """Most items the server accepts in one ClassifyStream or SummarizeErrors request."""

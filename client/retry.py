@@ -7,13 +7,10 @@ so every service reads it the same way.
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from typing import TypeAlias
 
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
-
-_LOGGER = logging.getLogger(__name__)
 
 Answer: TypeAlias = (
     pb.ErrorInfo | pb.Classification | pb.ClassifyResult | pb.ClassifyResponse | pb.GetErrorResponse

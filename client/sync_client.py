@@ -11,7 +11,6 @@ retries); streams raise `client.errors.StreamError`, also a `grpc.RpcError`.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
@@ -29,11 +28,10 @@ from client.inputs import (
     classify_request,
     item_batches,
 )
-from client.sync_stream import DEFAULT_WINDOW, classify_stream
+from client.stream_state import DEFAULT_WINDOW
+from client.sync_stream import classify_stream
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
-
-_LOGGER = logging.getLogger(__name__)
 
 _UNSET: Any = object()
 

@@ -1,8 +1,9 @@
 """Builds and runs the grpc.aio server: service, health, reflection, limits, shutdown.
 
-`create_server(address)` returns `(server, port)` so tests can bind port 0;
-`serve()` adds signal handling: on SIGTERM health turns NOT_SERVING at once,
-in-flight calls get a grace period, and a second signal exits immediately.
+`create_server(address, config)` builds one, bound (port 0 picks a free
+port, so tests bind it); `start` starts it and reports SERVING; `serve()`
+adds signal handling: on SIGTERM health turns NOT_SERVING at once, in-flight
+calls get a grace period, and a second signal exits immediately.
 """
 
 from __future__ import annotations
@@ -19,22 +20,21 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
-from server.catalog.loader import EMBEDDED_CATALOG, load_catalog
-from server.classify.classifier import Classifier
+from server.catalog import EMBEDDED_CATALOG, load_catalog
+from server.classify.classifier import Classifier, ClassifierHolder
 from server.ops import gc_freeze as heap
 from server.ops.admission import interceptors as limit_interceptors
-from server.ops.metrics import Metrics, instrument
+from server.ops.auth import interceptors as auth_interceptors
+from server.ops.instrument import instrument
+from server.ops.metrics import Metrics, NoMetrics
 from server.ops.reload import CatalogReloader, ReloadHandle
 from server.ops.security import TlsFiles, server_credentials
-from server.ops.security import interceptors as auth_interceptors
-from server.rpc.service import ClassifierHolder, ErrorCatalogServicer
-from server.rpc.wire import add_servicer
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from server.rpc.registration import SERVICE, GenericOnly, add_servicer
+from server.rpc.service import ErrorCatalogServicer
 
 _LOGGER = logging.getLogger(__name__)
 
-_SERVICE_DESCRIPTOR = pb.DESCRIPTOR.services_by_name["ErrorCatalogService"]
-SERVICE_NAME = _SERVICE_DESCRIPTOR.full_name
+SERVICE_NAME = SERVICE.full_name
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 """Largest request or response message, on both sides (clients use the same)."""
 DEFAULT_GRACE_SECONDS = 10.0
@@ -72,30 +72,7 @@ class RunningServer:
     port: int
     holder: ClassifierHolder
     health: health.aio.HealthServicer
-    metrics: Metrics | None = None
-
-
-class GenericOnly:
-    """A server as library helpers see it: their handlers go in as generic handlers only.
-
-    grpc.aio's serving loop keeps one pending request per registered method
-    and, for every call it accepts, runs `asyncio.wait` over all of them, so
-    each registered method costs every call a little. With our seven methods,
-    health's three and reflection's one registered, a unary Classify took
-    531k instructions in the server against 468k with none registered (the
-    empty-handler reference: 456k with health registered, 439k without;
-    `make bench-instructions`, callgrind, which counts the same on a noisy
-    host). Generic handlers serve the same methods.
-    """
-
-    def __init__(self, server: grpc.aio.Server) -> None:
-        self._server = server
-
-    def add_generic_rpc_handlers(self, handlers: Any) -> None:
-        self._server.add_generic_rpc_handlers(handlers)
-
-    def add_registered_method_handlers(self, service: str, handlers: Any) -> None:
-        """Dropped on purpose: the generic handler added with it serves these methods."""
+    metrics: Metrics
 
 
 def server_options(config: ServerConfig) -> list[tuple[str, Any]]:
@@ -114,19 +91,13 @@ def server_options(config: ServerConfig) -> list[tuple[str, Any]]:
     ]
 
 
-def create_server(address: str, config: ServerConfig | None = None) -> tuple[grpc.aio.Server, int]:
-    """Builds (does not start) a server bound to `address`; port 0 picks a free port."""
-    running = build_server(address, config)
-    return running.server, running.port
-
-
-def build_server(address: str, config: ServerConfig | None = None) -> RunningServer:
-    """Like `create_server`, also returning the parts shutdown and reload need."""
+def create_server(address: str, config: ServerConfig | None = None) -> RunningServer:
+    """Builds (does not start) a server bound to `address`, with the parts shutdown needs."""
     config = config or ServerConfig()
     classifier = Classifier(load_catalog(config.catalog_path, config.overlay_path))
     holder = ClassifierHolder(classifier)
-    metrics = Metrics() if config.metrics_port is not None else None
-    refused = metrics.refused_call if metrics is not None else None
+    metrics = Metrics() if config.metrics_port is not None else NoMetrics()
+    refused = metrics.refused_call if metrics.enabled else None
     interceptors = [  # outermost first; auth before the limit: refusals take no slot
         *config.interceptors,
         *auth_interceptors(config.token, refused),
@@ -134,10 +105,9 @@ def build_server(address: str, config: ServerConfig | None = None) -> RunningSer
     ]
     server = grpc.aio.server(options=server_options(config), interceptors=interceptors or None)
     servicer = ErrorCatalogServicer(holder, metrics)
-    instrument(servicer, _SERVICE_DESCRIPTOR, SERVICE_NAME, metrics)  # request ids, metrics
-    if metrics is not None:
-        metrics.catalog_loaded(classifier)
-        holder.listeners.append(metrics.catalog_loaded)
+    instrument(servicer, SERVICE, metrics)  # request ids for the logs, counts, timings
+    metrics.catalog_loaded(classifier.catalog)
+    holder.listeners.append(lambda current: metrics.catalog_loaded(current.catalog))
     add_servicer(servicer, server)  # Classify* may answer in bytes
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, GenericOnly(server))
@@ -158,9 +128,9 @@ def build_server(address: str, config: ServerConfig | None = None) -> RunningSer
 async def start(address: str, config: ServerConfig | None = None) -> RunningServer:
     """Creates and starts a server, then reports SERVING."""
     config = config or ServerConfig()
-    running = build_server(address, config)
+    running = create_server(address, config)
     await running.server.start()
-    if running.metrics is not None and config.metrics_port is not None:
+    if config.metrics_port is not None:
         running.metrics.serve_http(config.metrics_host, config.metrics_port)
     await _set_serving(running.health, health_pb2.HealthCheckResponse.SERVING)
     return running
@@ -175,8 +145,7 @@ async def shutdown(running: RunningServer, grace: float) -> None:
     """NOT_SERVING at once, then let in-flight calls finish within `grace` seconds."""
     await running.health.enter_graceful_shutdown()
     await running.server.stop(grace)
-    if running.metrics is not None:
-        running.metrics.close()
+    running.metrics.close()
 
 
 async def serve(
@@ -206,7 +175,7 @@ async def serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
     config = config or ServerConfig()
-    on_result = running.metrics.reload_result if running.metrics is not None else None
+    on_result = running.metrics.reload_result
     reloader = CatalogReloader(running.holder, config.catalog_path, config.overlay_path, on_result)
     reloads = ReloadHandle(reloader, config.watch_interval)
     await stop.wait()

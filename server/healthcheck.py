@@ -9,13 +9,10 @@ unreachable, timeout), 2 bad arguments.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-_LOGGER = logging.getLogger(__name__)
 
 
 def check(target: str, service: str = "", timeout: float = 2.0) -> str:

@@ -6,14 +6,11 @@ sentence, whether the error ends the call or is one item's status in a stream.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
-
-_LOGGER = logging.getLogger(__name__)
 
 DOMAIN = "whatsapp.errors.v1"
 """The `domain` of every google.rpc.ErrorInfo this service sends."""

@@ -22,16 +22,15 @@ from dataclasses import replace
 from types import FrameType
 
 from server.app import ServerConfig, serve
-from server.catalog.loader import CatalogError, load_catalog
+from server.catalog import CatalogError, load_catalog
 
 _LOGGER = logging.getLogger(__name__)
 
 EXIT_WORKER_FAILED = 2
 
 
-def default_workers() -> int:
-    """One worker: on this project's 2-core machines one measured best (see README)."""
-    return 1
+DEFAULT_WORKERS = 1
+"""One process unless asked: on 2-core machines one measured best (bench/README.md)."""
 
 
 def reserve_port(host: str, port: int) -> socket.socket:

@@ -8,7 +8,6 @@ tests can use plain synchronous stubs.
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -18,8 +17,6 @@ import pytest
 
 from server.app import RunningServer, ServerConfig, shutdown, start
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
-
-_LOGGER = logging.getLogger(__name__)
 
 
 class ServerThread:

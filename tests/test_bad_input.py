@@ -7,7 +7,6 @@ only a batch over the documented maximum ends the stream.
 
 from __future__ import annotations
 
-import logging
 import queue
 from collections.abc import Iterator
 
@@ -22,8 +21,6 @@ from server.rpc.service import MAX_BATCH_ITEMS
 from server.rpc.wire import length_delimited, varint
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
-
-_LOGGER = logging.getLogger(__name__)
 
 SERVICE = "/whatsapp.errors.v1.ErrorCatalogService"
 WEBHOOK = orjson.dumps(

@@ -6,7 +6,6 @@ Covers the AIP shapes (order kept, paging, limits) and the rich error statuses
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import grpc
@@ -17,8 +16,6 @@ from grpc_status import rpc_status
 
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
-
-_LOGGER = logging.getLogger(__name__)
 
 
 def _details(error: grpc.RpcError) -> dict[str, Any]:

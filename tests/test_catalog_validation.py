@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from server.catalog.loader import EMBEDDED_CATALOG, CatalogError, load_catalog
-
-_LOGGER = logging.getLogger(__name__)
+from server.catalog import EMBEDDED_CATALOG, CatalogError, load_catalog
 
 GOOD = EMBEDDED_CATALOG.read_text(encoding="utf-8")
 API_PERMISSION = 'reason = "API Permission"'

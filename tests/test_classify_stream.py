@@ -10,7 +10,6 @@ server by tests/stream_probe.py) without disturbing the next call.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator
 
@@ -28,8 +27,6 @@ from tests.support.stream_probe import StreamProbe
 from tests.test_corpus import CASES, request_for
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
-
-_LOGGER = logging.getLogger(__name__)
 
 PROBE = StreamProbe()
 FAILED = orjson.dumps(

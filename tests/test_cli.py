@@ -8,7 +8,6 @@ streaming a 50,000-line JSONL file in order with the summary on stderr.
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
 import pty
 import select
@@ -29,8 +28,6 @@ from server.app import ServerConfig
 from tests.conftest import ServerThread
 from tests.support.processes import free_port
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
-
-_LOGGER = logging.getLogger(__name__)
 
 DATA = Path(__file__).parent / "data" / "cli"
 SHAPES = [line for line in (DATA / "shapes.jsonl").read_bytes().splitlines() if line.strip()]

@@ -8,7 +8,6 @@ too: a server stopped in the middle of a stream, a server that never answers.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
@@ -27,8 +26,6 @@ from server.ops.security import TlsFiles
 from tests.conftest import ServerThread
 from tests.support.certs import Authority
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
-
-_LOGGER = logging.getLogger(__name__)
 
 TOKEN = "client-test-token-7d1e"
 STATUS_WEBHOOK: dict[str, Any] = {

@@ -7,7 +7,6 @@ way a caller's service would; servers run in their own threads and loops.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
@@ -26,8 +25,6 @@ from tests.test_client import (
     stream_inputs,
 )
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
-
-_LOGGER = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

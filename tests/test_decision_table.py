@@ -9,7 +9,6 @@ The table's codes are checked against the document itself
 
 from __future__ import annotations
 
-import logging
 from typing import NamedTuple
 
 import orjson
@@ -18,8 +17,6 @@ import pytest
 from tests.support.seed_document import load_seed
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
-
-_LOGGER = logging.getLogger(__name__)
 
 _, RECORDS = load_seed()
 

@@ -21,7 +21,7 @@ import yaml
 
 from server.__main__ import parse_args
 from server.app import SERVICE_NAME
-from server.catalog.loader import load_catalog
+from server.catalog import load_catalog
 
 _LOGGER = logging.getLogger(__name__)
 

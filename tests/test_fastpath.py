@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.classify.generic_reader import MAX_ERRORS, FoundError, InputError, extract_errors, loads
+from server.classify.found import MAX_ERRORS, FoundError, InputError
+from server.classify.generic_reader import extract_errors, loads
 from server.classify.webhook_reader import extract_webhook_errors
 from tests.support.webhooks import mixed_payloads
 from tests.test_corpus import CASES

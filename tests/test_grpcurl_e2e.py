@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import shutil
 import subprocess
 import sys
@@ -14,8 +13,6 @@ from typing import Any
 import pytest
 
 from tests.conftest import ServerThread
-
-_LOGGER = logging.getLogger(__name__)
 
 SERVICE = "whatsapp.errors.v1.ErrorCatalogService"
 GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.catalog.loader import EMBEDDED_CATALOG, load_catalog
+from server.catalog import EMBEDDED_CATALOG, load_catalog
 from server.classify.classifier import Classifier
 from server.ops import gc_freeze as heap
 

@@ -8,7 +8,6 @@ MAX_MESSAGE_BYTES are refused in both directions.
 
 from __future__ import annotations
 
-import logging
 import queue
 import subprocess
 import sys
@@ -27,8 +26,6 @@ from tests.conftest import ServerThread
 from tests.support.processes import ROOT
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
-
-_LOGGER = logging.getLogger(__name__)
 
 LIMIT = 3
 

@@ -23,8 +23,6 @@ from tests.support.processes import free_port, wait_serving
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
-_LOGGER = logging.getLogger(__name__)
-
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "do-not-log-this-recipient-15550001111"
 """Text sent in a payload: it may appear in DEBUG lines only."""

@@ -7,7 +7,6 @@ the catalog.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import urllib.request
@@ -22,8 +21,6 @@ from tests.conftest import ServerThread
 from tests.test_limits import OpenStream
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
-
-_LOGGER = logging.getLogger(__name__)
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -78,7 +75,7 @@ def _labels_of(classification: pb.Classification) -> dict[str, str]:
 def test_counts_follow_real_calls(
     metrics_server: ServerThread, metrics_stub: pb_grpc.ErrorCatalogServiceStub
 ) -> None:
-    port = metrics_server.running.metrics.port  # type: ignore[union-attr]
+    port = metrics_server.running.metrics.port
     before, _ = scrape(port)
 
     bare = [metrics_stub.Classify(pb.ClassifyRequest(code=131026)) for _ in range(5)]
@@ -142,7 +139,7 @@ def test_counts_follow_real_calls(
 
 
 def test_names_follow_prometheus_conventions(metrics_server: ServerThread) -> None:
-    port = metrics_server.running.metrics.port  # type: ignore[union-attr]
+    port = metrics_server.running.metrics.port
     samples, types = scrape(port)
     ours = {n: t for n, t in types.items() if n.startswith(("grpc_", "whatsapp_errors_"))}
     assert len(ours) == 11
@@ -161,14 +158,14 @@ def test_names_follow_prometheus_conventions(metrics_server: ServerThread) -> No
 
 
 def test_metrics_are_off_unless_asked(server: ServerThread) -> None:
-    assert server.running.metrics is None
+    assert not server.running.metrics.enabled
 
 
 def test_a_stream_past_its_deadline_is_counted_as_deadline_exceeded(
     metrics_server: ServerThread, metrics_stub: pb_grpc.ErrorCatalogServiceStub
 ) -> None:
     """grpc.aio may end the handler's request stream normally at the deadline: still counted."""
-    port = metrics_server.running.metrics.port  # type: ignore[union-attr]
+    port = metrics_server.running.metrics.port
     labels = rpc("ClassifyStream", "bidi_stream", grpc_code="DEADLINE_EXCEEDED")
     before = value(scrape(port)[0], "grpc_server_handled_total", **labels)
     release = threading.Event()
@@ -213,8 +210,8 @@ def test_calls_refused_before_any_handler_are_counted_by_reason() -> None:
             assert busy.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
             held.close()
 
-        guarded_samples, types = scrape(guarded.running.metrics.port)  # type: ignore[union-attr]
-        limited_samples, _ = scrape(limited.running.metrics.port)  # type: ignore[union-attr]
+        guarded_samples, types = scrape(guarded.running.metrics.port)
+        limited_samples, _ = scrape(limited.running.metrics.port)
         name = "whatsapp_errors_refused_calls_total"
         assert types["whatsapp_errors_refused_calls"] == "counter"
         assert value(guarded_samples, name, reason="unauthenticated") == 2

@@ -10,7 +10,6 @@ longer.
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any
 
@@ -32,8 +31,6 @@ from tests.support.classifier_strategies import (
 )
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
-
-_LOGGER = logging.getLogger(__name__)
 
 BOUNDED = settings(
     max_examples=150,

@@ -24,14 +24,12 @@ import grpc
 import pytest
 
 from server.app import ServerConfig
-from server.catalog.loader import EMBEDDED_CATALOG
+from server.catalog import EMBEDDED_CATALOG
 from server.ops.reload import CatalogReloader
 from tests.conftest import ServerThread
 from tests.support.processes import free_port, wait_serving
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
-
-_LOGGER = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_VERSION = 'version = "2026.11.25"'

@@ -8,7 +8,6 @@ Also the Docker health check module against a live and a dead port.
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import subprocess
 import sys
@@ -24,8 +23,6 @@ from tests.support.processes import free_port, wait_serving
 from tests.test_metrics import scrape, value
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
-
-_LOGGER = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 REPLICAS = 3

@@ -32,8 +32,6 @@ from tests.support.processes import ROOT, free_port
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
-_LOGGER = logging.getLogger(__name__)
-
 TOKEN = "t0k3n-for-tests-only-4f9a2c"
 PHONE = "15551234567"
 """A recipient's number, as webhooks carry it; it must never be logged at INFO."""

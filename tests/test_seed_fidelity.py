@@ -7,8 +7,6 @@ fails here.
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from tests.support.seed_document import (
@@ -21,8 +19,6 @@ from tests.support.seed_document import (
 )
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
-
-_LOGGER = logging.getLogger(__name__)
 
 CATEGORIES, RECORDS = load_seed()
 

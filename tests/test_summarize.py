@@ -9,7 +9,6 @@ maximum is refused, and a cancelled upload stops the server's work.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -28,8 +27,6 @@ from tests.test_classify_stream import DELIVERED, FAILED, item
 from tests.test_corpus import CASES, request_for
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
-
-_LOGGER = logging.getLogger(__name__)
 
 PROBE = StreamProbe()
 

@@ -13,12 +13,14 @@ import json
 import grpc
 import pytest
 
-from server.catalog.loader import EMBEDDED_CATALOG, load_catalog
-from server.classify.classifier import Classifier, Decision, to_message
-from server.classify.generic_reader import InputError
+from server.catalog import EMBEDDED_CATALOG, load_catalog
+from server.classify.classifier import Classifier, Decision
+from server.classify.found import InputError
 from server.rich_status import OK, invalid_argument_status
-from server.rpc.wire import WireEncoder, serialize, varint
+from server.rpc.registration import serialize
+from server.rpc.wire import WireEncoder, varint
 from tests.conftest import ServerThread
+from tests.support.oracle import to_message
 from tests.support.webhooks import mixed_payloads
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
@@ -70,9 +72,9 @@ def _message_result(classifier: Classifier, item: pb.ClassifyItem) -> pb.Classif
     )
 
 
-def _wire_result(encoder: WireEncoder, item: pb.ClassifyItem) -> bytes:
+def _wire_result(classifier: Classifier, encoder: WireEncoder, item: pb.ClassifyItem) -> bytes:
     try:
-        decisions = encoder.classifier.classify_input(item, item.WhichOneof("input"))
+        decisions = classifier.classify_input(item, item.WhichOneof("input"))
     except InputError as exc:
         return encoder.message_result(
             pb.ClassifyResult(
@@ -89,30 +91,32 @@ def test_varint_matches_protobuf() -> None:
 
 
 def test_stream_response_bytes_equal_message_built(classifier: Classifier) -> None:
-    encoder = WireEncoder(classifier)
+    encoder = WireEncoder(classifier.version)
     items = _items()
     expected = pb.ClassifyStreamResponse(
         results=[_message_result(classifier, item) for item in items],
         catalog_version=classifier.version,
     ).SerializeToString()
     for _ in range(2):  # the second pass answers from the caches
-        wire = encoder.stream_response([_wire_result(encoder, item) for item in items])
+        wire = encoder.stream_response([_wire_result(classifier, encoder, item) for item in items])
         assert wire == expected
 
 
 def test_classify_response_bytes_equal_message_built(classifier: Classifier) -> None:
-    encoder = WireEncoder(classifier)
+    encoder = WireEncoder(classifier.version)
     for code in [*classifier.catalog.listings, 131999, 999_001, 0]:
         decisions: list[Decision] = classifier.classify_code(code)
         expected = pb.ClassifyResponse(
             classifications=[to_message(d) for d in decisions],
             catalog_version=classifier.version,
         ).SerializeToString()
-        assert encoder.classify_code_response(code) == expected
-        assert encoder.classify_code_response(code) == expected  # cached
+        if code in classifier.catalog.listings:
+            assert classifier.classify_code(code) is decisions  # decided once per listed code
+            assert encoder.code_response(code, decisions) == expected
+            assert encoder.code_response(code, decisions) == expected  # cached
         assert encoder.classify_response(decisions) == expected
     with pytest.raises(InputError):
-        encoder.classify_code_response(-1)
+        classifier.classify_code(-1)
 
 
 def test_serialize_passes_bytes_and_serialises_messages() -> None:

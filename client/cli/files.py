@@ -9,7 +9,6 @@ bounded by the client's window of batches in flight, however long the file.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -22,8 +21,6 @@ from client.cli.tables import ResultLines, enum_label, table
 from client.retry import should_retry
 from client.sync_client import ErrorClient
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
-
-_LOGGER = logging.getLogger(__name__)
 
 _COUNT_CHUNK = 1 << 20
 

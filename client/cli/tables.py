@@ -6,7 +6,6 @@ Enum values print without their prefix and in lower case (`CATEGORY_QUOTA`
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -17,8 +16,6 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2  # noqa: F401  # registers the status details for JSON
 
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
-
-_LOGGER = logging.getLogger(__name__)
 
 
 def enum_label(enum: Any, value: int) -> str:

@@ -6,14 +6,10 @@ is built (and serialised) once at load time and reused for every call.
 
 from __future__ import annotations
 
-import logging
-
 from google.protobuf.duration_pb2 import Duration
 
-from server.catalog.loader import Catalog, Entry, Family
+from server.catalog.model import Catalog, Entry, Family
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
-
-_LOGGER = logging.getLogger(__name__)
 
 STRATEGY_ADVICE: dict[pb.RetryStrategy.ValueType, str] = {
     pb.RETRY_STRATEGY_RETRY_WITH_BACKOFF: "Retry with exponential backoff.",

@@ -12,22 +12,23 @@ import logging
 import re
 import time
 import tomllib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from server.catalog.model import (
+    Catalog,
+    CatalogError,
+    CategoryDef,
+    Entry,
+    Family,
+)
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 _LOGGER = logging.getLogger(__name__)
 
 EMBEDDED_CATALOG = Path(__file__).with_name("catalog.toml")
 """The catalog shipped with the server, served when no other path is given."""
-
-RETRYABLE_STRATEGIES = frozenset(
-    {pb.RETRY_STRATEGY_RETRY_WITH_BACKOFF, pb.RETRY_STRATEGY_RETRY_AFTER}
-)
-"""Strategies under which the same message can succeed when sent again."""
 
 _RANGE = re.compile(r"^\s*(\d+)\s*[–-]\s*(\d+)\s*$")
 _MAX_RANGE = 10_000
@@ -51,92 +52,6 @@ _ERROR_KEYS_OPTIONAL = (
 _FAMILY_KEYS_REQUIRED = ("first", "last", "name", "category", "retry_strategy", "actor")
 _FAMILY_KEYS_OPTIONAL = ("retry_after_seconds",)
 _CATEGORY_KEYS = ("id", "display_name", "description")
-
-
-class CatalogError(ValueError):
-    """The catalog file is invalid; the message names the file, line and entry."""
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One listing of one code, as the catalog file words it."""
-
-    code: int
-    category: pb.Category.ValueType
-    reason: str
-    description: str
-    recommended_action: str
-    source: pb.Source.ValueType
-    retry_strategy: pb.RetryStrategy.ValueType
-    actor: pb.Actor.ValueType
-    retry_after_seconds: int = 0
-    recommended_action_language: str = "en"
-    translations: tuple[tuple[str, str], ...] = ()
-    document_range: str = ""
-    additional_listing: bool = False
-    line: int = 0
-
-    @property
-    def retryable(self) -> bool:
-        """Whether the same message can succeed when sent again."""
-        return self.retry_strategy in RETRYABLE_STRATEGIES
-
-
-@dataclass(frozen=True, slots=True)
-class Family:
-    """A block of codes sharing a decision, for codes nobody lists yet."""
-
-    first: int
-    last: int
-    name: str
-    category: pb.Category.ValueType
-    retry_strategy: pb.RetryStrategy.ValueType
-    actor: pb.Actor.ValueType
-    retry_after_seconds: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class CategoryDef:
-    """A category heading of the provider's document."""
-
-    category: pb.Category.ValueType
-    display_name: str
-    description: str
-
-
-@dataclass(slots=True)
-class Catalog:
-    """A validated catalog: every listing plus the indexes lookups need."""
-
-    version: str
-    categories: tuple[CategoryDef, ...]
-    entries: tuple[Entry, ...]
-    families: tuple[Family, ...]
-    http_statuses: Mapping[int, int]
-    path: str = ""
-    load_seconds: float = 0.0
-    listings: dict[int, tuple[Entry, ...]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        grouped: dict[int, list[Entry]] = {}
-        for entry in self.entries:
-            grouped.setdefault(entry.code, []).append(entry)
-        self.listings = {code: tuple(items) for code, items in grouped.items()}
-
-    def get(self, code: int) -> Entry | None:
-        """The primary listing of `code`, or None."""
-        items = self.listings.get(code)
-        return items[0] if items else None
-
-    def family_of(self, code: int) -> Family | None:
-        """The narrowest family that contains `code`, or None."""
-        best: Family | None = None
-        for family in self.families:
-            if family.first <= code <= family.last and (
-                best is None or family.last - family.first < best.last - best.first
-            ):
-                best = family
-        return best
 
 
 def load_catalog(path: Path | str = EMBEDDED_CATALOG, overlay: Path | str | None = None) -> Catalog:

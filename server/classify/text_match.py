@@ -9,16 +9,13 @@ alias rule, then shared rare words.
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass
 
-from server.catalog.loader import Catalog, Entry
+from server.catalog import Catalog, Entry
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
-
-_LOGGER = logging.getLogger(__name__)
 
 CONF_CODE_MARKER = 0.9
 CONF_EXACT = 0.85
@@ -103,7 +100,7 @@ class TextMatcher:
 
         Real traffic repeats the same few texts per code (Meta's titles and
         messages are fixed strings), so short text tuples are answered from a
-        bounded cache: a match costs ~40 us, a cache hit well under 1 us.
+        bounded cache: a hit is a dict lookup, a match scores every rule.
         """
         cacheable = sum(map(len, texts)) <= _CACHE_TEXT_MAX
         if cacheable:

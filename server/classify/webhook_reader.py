@@ -17,12 +17,11 @@ checks both paths agree on the corpus and on generated webhooks.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import msgspec
 
-from server.classify.generic_reader import (
+from server.classify.found import (
     MAX_CODE,
     MAX_ERRORS,
     FoundError,
@@ -30,8 +29,6 @@ from server.classify.generic_reader import (
     ensure_room,
     parse_code,
 )
-
-_LOGGER = logging.getLogger(__name__)
 
 _UNSET: Any = msgspec.UNSET
 

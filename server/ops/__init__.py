@@ -1,0 +1,1 @@
+"""Operations around the service: admission, auth, TLS, metrics, logs, reload, GC."""

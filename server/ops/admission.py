@@ -26,7 +26,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
-from server.ops.logs import Refusals
+from server.ops.refusals import Refusals
 from server.rich_status import resource_exhausted
 
 _LOGGER = logging.getLogger(__name__)

@@ -1,13 +1,13 @@
 """Keeps the cyclic garbage collector off the objects the server lives on.
 
-After start-up the process holds ~32,000 GC-tracked objects that live as long
-as it does: the catalog, its cached messages, gRPC and protobuf descriptors.
-Every full (generation 2) collection walks all of them; on the 2-core bench
-machine one took 10-30 ms, a stall of every call in flight. `settle()`
-collects what is garbage now and moves the survivors to the permanent
-generation (`gc.freeze`), so a full collection walks only what was created
-since: ~0.01 ms. A catalog reload calls it again, which first unfreezes, so
-the old catalog is freed like any other garbage.
+After start-up the process holds tens of thousands of GC-tracked objects that
+live as long as it does: the catalog, its cached messages, gRPC and protobuf
+descriptors. Every full (generation 2) collection walks all of them, a stall
+of every call in flight. `settle()` collects what is garbage now and moves
+the survivors to the permanent generation (`gc.freeze`), so a full
+collection walks only what was created since (bench/README.md has the
+figures). A catalog reload calls it again, which first unfreezes, so the old
+catalog is freed like any other garbage.
 """
 
 from __future__ import annotations

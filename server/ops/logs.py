@@ -15,17 +15,13 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import orjson
 from google.protobuf import text_format
-
-_LOGGER = logging.getLogger(__name__)
 
 REQUEST_ID_KEY = "x-request-id"
 """Metadata key a client sets to tie its request to our log lines."""
@@ -39,35 +35,6 @@ _STANDARD = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
     | {"message", "asctime", "request_id", "taskName"}
 )
-
-
-LOG_EVERY_SECONDS = 10.0
-"""Refusals are logged at most this often (with a count), so overload cannot flood the log."""
-
-
-class Refusals:
-    """Calls an interceptor refused for one reason: told to metrics, logged in summaries.
-
-    `refused()` answers how many refusals to report when a warning is due
-    (at most every LOG_EVERY_SECONDS), else None; the caller words the line.
-    """
-
-    def __init__(self, reason: str, on_refused: Callable[[str], None] | None = None) -> None:
-        self.reason = reason
-        self._on_refused = on_refused
-        self._count = 0
-        self._logged_at = -LOG_EVERY_SECONDS
-
-    def refused(self) -> int | None:
-        """Counts one refusal; the count since the last report when one is due."""
-        if self._on_refused is not None:
-            self._on_refused(self.reason)
-        self._count += 1
-        now = time.monotonic()
-        if now - self._logged_at < LOG_EVERY_SECONDS:
-            return None
-        count, self._count, self._logged_at = self._count, 0, now
-        return count
 
 
 def bind_call(context: Any) -> None:

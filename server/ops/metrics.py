@@ -4,10 +4,9 @@ Counting happens inside the servicer (`instrument` wraps each handler once;
 service.py reports classified items and stream batches). The hot path only
 bumps plain ints in dicts and one list slot per histogram observation, on
 the event-loop thread; a `Collector` turns them into metric families when
-Prometheus scrapes. Measured in process: the wrapper alone adds ~0.6 us to a
-Classify call, counting ~1 us more (~2 us for a webhook), where
-prometheus_client's locked children would cost ~0.7 us per Counter.inc and
-~1.3 us per Histogram.observe, three to four of them per call.
+Prometheus scrapes: prometheus_client's locked children would cost more per
+increment than the whole count does here, three to four of them per call
+(bench/README.md has the figures).
 
 Names follow Prometheus conventions and the go-grpc-prometheus family for
 RPCs, so stock gRPC dashboards work:
@@ -25,17 +24,14 @@ RPCs, so stock gRPC dashboards work:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIServer
 
-import grpc
 from prometheus_client import (
     CollectorRegistry,
     GCCollector,
@@ -51,9 +47,11 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from server.classify.classifier import Classifier, Decision
-from server.ops.logs import bind_call, request_summary
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
+
+if TYPE_CHECKING:
+    from server.catalog import Catalog
+    from server.classify.classifier import Decision
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -80,16 +78,9 @@ LATENCY_BUCKETS = (
     30.0,
     60.0,
 )
-"""Handler seconds: a cached Classify takes ~50 us, a stream may last minutes."""
+"""Handler seconds: a cached Classify takes microseconds, a stream may last minutes."""
 BATCH_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
 """Items per ClassifyStream request (at most 1000, MAX_BATCH_ITEMS)."""
-
-_GRPC_TYPES = {
-    (False, False): "unary",
-    (True, False): "client_stream",
-    (False, True): "server_stream",
-    (True, True): "bidi_stream",
-}
 
 
 class Histogram:
@@ -121,6 +112,9 @@ class Histogram:
 class Metrics:
     """Every number this server exports; mutated on the loop thread, read by scrapes."""
 
+    enabled = True
+    """False for NoMetrics: nothing is exported."""
+
     def __init__(self) -> None:
         self.started: dict[tuple[str, str, str], int] = {}
         self.handled: dict[tuple[str, str, str, str], int] = {}
@@ -133,8 +127,6 @@ class Metrics:
         self.catalog_loaded_at = 0.0
         self.reloads = {"success": 0, "failure": 0}
         self.refused = {reason: 0 for reason in REFUSAL_REASONS}
-        self._code_keys: dict[int, tuple[tuple[int, int, int], ...]] = {}
-        self._code_keys_of: Classifier | None = None
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
         ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, RSS, fds
@@ -158,24 +150,6 @@ class Metrics:
             key = (info.category, decision.match_kind, info.retry_strategy)
             counts[key] = counts.get(key, 0) + 1
 
-    def classified_code(self, classifier: Classifier, code: int) -> None:
-        """A bare code answered from the encoder's cache: its decision keys, cached too."""
-        if self._code_keys_of is not classifier:
-            self._code_keys.clear()
-            self._code_keys_of = classifier
-        keys = self._code_keys.get(code)
-        if keys is None:
-            keys = tuple(
-                (d.info.category, d.match_kind, d.info.retry_strategy)
-                for d in classifier.classify_code(code)
-            )
-            if len(self._code_keys) < 4096:
-                self._code_keys[code] = keys
-        self.items["with_errors"] += 1
-        counts = self.classifications
-        for key in keys:
-            counts[key] = counts.get(key, 0) + 1
-
     def invalid_item(self) -> None:
         """One item the classifier could not read."""
         self.items["invalid"] += 1
@@ -186,10 +160,10 @@ class Metrics:
 
     # ---- catalog --------------------------------------------------------------------
 
-    def catalog_loaded(self, classifier: Classifier) -> None:
-        """The catalog now served (a ClassifierHolder listener)."""
-        self.catalog_version = classifier.version
-        self.catalog_load_seconds = classifier.catalog.load_seconds
+    def catalog_loaded(self, catalog: Catalog) -> None:
+        """The catalog now served."""
+        self.catalog_version = catalog.version
+        self.catalog_load_seconds = catalog.load_seconds
         self.catalog_loaded_at = time.time()
 
     def reload_result(self, ok: bool) -> None:
@@ -221,6 +195,29 @@ class Metrics:
         if self._http_thread is not None:
             self._http_thread.join(timeout=5)
             self._http_thread = None
+
+
+class NoMetrics(Metrics):
+    """Metrics that count nothing, for a server started without a metrics port.
+
+    Callers count unconditionally; this keeps "metrics off" out of every
+    handler. The per-call RPC counters still run (dict bumps, no export).
+    """
+
+    enabled = False
+
+    def classified(self, decisions: Sequence[Decision]) -> None:
+        """Counts nothing."""
+
+    def invalid_item(self) -> None:
+        """Counts nothing."""
+
+    def stream_batch(self, size: int) -> None:
+        """Counts nothing."""
+
+    def serve_http(self, host: str, port: int) -> int:
+        """Serves nothing: a server without a metrics port has no /metrics."""
+        return 0
 
 
 class _Collector(Collector):
@@ -324,156 +321,3 @@ def _enum_name(enum: Any, value: int, prefix: str) -> str:
     except ValueError:
         return str(value)
     return name.removeprefix(prefix)
-
-
-# ---- handler wrapping --------------------------------------------------------------
-
-
-def _code_name(context: Any, exc: BaseException | None) -> str:
-    """The status an RPC ended with, as grpc_code names it (OK, NOT_FOUND, ...)."""
-    code = context.code()
-    if code is not None:
-        return code.name if isinstance(code, grpc.StatusCode) else str(code)
-    if exc is None:
-        return "OK"
-    if isinstance(exc, _ExpiredError):
-        return "DEADLINE_EXCEEDED"
-    if isinstance(exc, (GeneratorExit, asyncio.CancelledError)):
-        return "DEADLINE_EXCEEDED" if _expired(context) else "CANCELLED"
-    return "UNKNOWN"
-
-
-class _ExpiredError(Exception):
-    """Marks a stream that ended because its deadline passed."""
-
-
-DEADLINE_SLACK_S = 0.01
-"""Within this much of its deadline, a call that ended counts as expired.
-
-grpc's deadline timer can end a call a little before `time_remaining()`
-reaches 0: under load, streams ended by their deadline still had 0.6-2.3 ms
-left when their handler finished, and were counted as OK.
-"""
-
-
-def _expired(context: Any) -> bool:
-    remaining = context.time_remaining()
-    return remaining is not None and remaining <= DEADLINE_SLACK_S
-
-
-class _Recorder:
-    """Counts and times one method; label tuples are built once, here."""
-
-    __slots__ = ("_handled", "_hist", "_metrics", "_stub", "method")
-
-    def __init__(self, metrics: Metrics | None, service: str, method: str, kind: str) -> None:
-        self.method = method
-        self._metrics = metrics
-        self._stub = (service, method, kind)
-        self._hist = Histogram(LATENCY_BUCKETS)
-        if metrics is not None:
-            metrics.latency[self._stub] = self._hist
-            metrics.started[self._stub] = 0
-        self._handled: dict[str, tuple[str, str, str, str]] = {}
-
-    def start(self, context: Any) -> float:
-        bind_call(context)
-        if self._metrics is not None:
-            started = self._metrics.started
-            started[self._stub] += 1
-        return time.perf_counter()
-
-    def finish_stream(self, context: Any, began: float) -> None:
-        """A response stream ended without an error.
-
-        When a deadline passes, grpc.aio often just ends the request stream, so
-        the handler returns normally: the deadline itself says what happened.
-        A client's cancel can end it the same way and is then counted as OK.
-        """
-        self._record(
-            context, time.perf_counter() - began, _ExpiredError() if _expired(context) else None
-        )
-
-    def finish(self, context: Any, began: float, exc: BaseException | None) -> None:
-        self._record(context, time.perf_counter() - began, exc)
-
-    def _record(self, context: Any, elapsed: float, exc: BaseException | None) -> None:
-        metrics = self._metrics
-        code: str | None = None
-        if metrics is not None:
-            code = _code_name(context, exc)
-            key = self._handled.get(code)
-            if key is None:
-                key = self._handled[code] = (*self._stub, code)
-            metrics.handled[key] = metrics.handled.get(key, 0) + 1
-            self._hist.observe(elapsed)
-        if _LOGGER.isEnabledFor(logging.DEBUG):
-            _LOGGER.debug(
-                "rpc finished",
-                extra={
-                    "method": self.method,
-                    "code": code or _code_name(context, exc),
-                    "duration_ms": round(elapsed * 1000, 3),
-                    "peer": context.peer(),
-                },
-            )
-
-
-def _wrap_unary_response(recorder: _Recorder, method: Callable[..., Any]) -> Callable[..., Any]:
-    async def handler(request: Any, context: Any) -> Any:
-        began = recorder.start(context)
-        if _LOGGER.isEnabledFor(logging.DEBUG):
-            _LOGGER.debug("rpc started", extra={"method": recorder.method, **_debug(request)})
-        try:
-            response = await method(request, context)
-        except BaseException as exc:
-            recorder.finish(context, began, exc)
-            raise
-        recorder.finish(context, began, None)
-        return response
-
-    return handler
-
-
-def _wrap_stream_response(recorder: _Recorder, method: Callable[..., Any]) -> Callable[..., Any]:
-    async def handler(request: Any, context: Any) -> AsyncIterator[Any]:
-        began = recorder.start(context)
-        if _LOGGER.isEnabledFor(logging.DEBUG):
-            _LOGGER.debug("rpc started", extra={"method": recorder.method, **_debug(request)})
-        try:
-            async with contextlib.aclosing(method(request, context)) as responses:
-                async for response in responses:
-                    yield response
-        except BaseException as exc:
-            recorder.finish(context, began, exc)
-            raise
-        recorder.finish_stream(context, began)
-
-    return handler
-
-
-def _debug(request: Any) -> dict[str, Any]:
-    """The request's content for a DEBUG line; streams show no content."""
-    if hasattr(request, "__aiter__"):
-        return {}
-    return {"request": request_summary(request)}
-
-
-def instrument(servicer: Any, descriptor: Any, service: str, metrics: Metrics | None) -> list[str]:
-    """Wraps every method of `servicer` in place (instance attributes shadow the class).
-
-    Each call binds its context for request-id logging; with `metrics` it is
-    also counted and timed. Returns the wrapped method names.
-    """
-    names = []
-    for method in descriptor.methods:
-        kind = _GRPC_TYPES[(method.client_streaming, method.server_streaming)]
-        recorder = _Recorder(metrics, service, method.name, kind)
-        original = getattr(servicer, method.name)
-        wrap = _wrap_stream_response if method.server_streaming else _wrap_unary_response
-        wrapped = wrap(recorder, original)
-        wrapped.__name__ = method.name
-        wrapped.__doc__ = original.__doc__
-        setattr(servicer, method.name, wrapped)
-        names.append(method.name)
-    return names

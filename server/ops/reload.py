@@ -23,9 +23,8 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from server.catalog.loader import CatalogError, load_catalog
-from server.classify.classifier import Classifier
-from server.rpc.service import ClassifierHolder
+from server.catalog import CatalogError, load_catalog
+from server.classify.classifier import Classifier, ClassifierHolder
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The RPC face: the servicer, its wire encoding, registration, paging and summaries."""

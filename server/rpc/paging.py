@@ -9,13 +9,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import logging
 
 import orjson
 
 from server.rich_status import invalid_argument
-
-_LOGGER = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500

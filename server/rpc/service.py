@@ -1,20 +1,19 @@
 """The ErrorCatalogService servicer: lookups, listings and classification.
 
 Handlers read the current catalog once per call (once per stream), so a live
-catalog reload never changes the answers of a call already in flight.
+catalog reload never changes the answers of a call already in flight. The
+Classify route runs each layer once: classifier, metrics, encoder.
 """
 
 from __future__ import annotations
 
-import logging
-from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from server.classify.classifier import Classifier, Decision
-from server.classify.generic_reader import InputError
+from server.classify.classifier import Classifier, ClassifierHolder
+from server.classify.found import InputError
 from server.classify.text_match import normalise
 from server.rich_status import (
     ServiceError,
@@ -23,6 +22,7 @@ from server.rich_status import (
     not_found,
 )
 from server.rpc.paging import decode_token, encode_token, page_size
+from server.rpc.summary import Summary
 from server.rpc.wire import WireEncoder
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
@@ -30,26 +30,10 @@ from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 if TYPE_CHECKING:
     from server.ops.metrics import Metrics
 
-_LOGGER = logging.getLogger(__name__)
-
 MAX_BATCH_GET = 1000
 """Most codes one BatchGetErrors call may ask for."""
 MAX_BATCH_ITEMS = 1000
 """Most items one ClassifyStream or SummarizeErrors request may carry."""
-
-
-class ClassifierHolder:
-    """Holds the classifier in use; a reload swaps it atomically."""
-
-    def __init__(self, classifier: Classifier) -> None:
-        self.current = classifier
-        self.listeners: list[Callable[[Classifier], None]] = []
-
-    def swap(self, classifier: Classifier) -> None:
-        """Makes `classifier` answer every call that starts from now on."""
-        self.current = classifier
-        for listener in self.listeners:
-            listener(classifier)
 
 
 def _abort_on_error(
@@ -74,18 +58,18 @@ def _abort_on_error(
 class ErrorCatalogServicer(pb_grpc.ErrorCatalogServiceServicer):
     """Serves the catalog and the classifier held by `holder`."""
 
-    def __init__(self, holder: ClassifierHolder, metrics: Metrics | None = None) -> None:
+    def __init__(self, holder: ClassifierHolder, metrics: Metrics) -> None:
         self._holder = holder
-        self._wire: WireEncoder | None = None
+        self._answering: tuple[Classifier, WireEncoder] | None = None
         self._metrics = metrics
 
-    def _encoder(self) -> WireEncoder:
-        """The response encoder of the current classifier (rebuilt after a reload)."""
+    def _current(self) -> tuple[Classifier, WireEncoder]:
+        """The classifier in use and its response encoder (a new one after a reload)."""
         classifier = self._holder.current
-        encoder = self._wire
-        if encoder is None or encoder.classifier is not classifier:
-            encoder = self._wire = WireEncoder(classifier)
-        return encoder
+        answering = self._answering
+        if answering is None or answering[0] is not classifier:
+            answering = self._answering = (classifier, WireEncoder(classifier.version))
+        return answering
 
     # ---- catalog --------------------------------------------------------------
 
@@ -173,24 +157,18 @@ class ErrorCatalogServicer(pb_grpc.ErrorCatalogServiceServicer):
         """One input, one classification per error found.
 
         Answers with pre-serialised ClassifyResponse bytes (server/rpc/wire.py);
-        a bare catalog code is answered from a per-code cache.
+        a listed bare code's bytes are encoded once.
         """
-        encoder = self._encoder()
+        classifier, encoder = self._current()
         kind = request.WhichOneof("input")
-        metrics = self._metrics
-        if kind == "code":
-            response = encoder.classify_code_response(request.code)
-            if metrics is not None:
-                metrics.classified_code(encoder.classifier, request.code)
-            return response
-        if metrics is None:
-            return encoder.classify_response(encoder.classifier.classify_input(request, kind))
         try:
-            decisions = encoder.classifier.classify_input(request, kind)
+            decisions = classifier.classify_input(request, kind)
         except InputError:
-            metrics.invalid_item()
+            self._metrics.invalid_item()
             raise
-        metrics.classified(decisions)
+        self._metrics.classified(decisions)
+        if kind == "code" and request.code in classifier.catalog.listings:
+            return encoder.code_response(request.code, decisions)
         return encoder.classify_response(decisions)
 
     async def ClassifyStream(  # type: ignore[override]  # yields pre-serialised bytes
@@ -203,16 +181,15 @@ class ErrorCatalogServicer(pb_grpc.ErrorCatalogServiceServicer):
         Each answer is ClassifyStreamResponse bytes composed from cached
         ErrorInfo bytes (server/rpc/wire.py), identical to the message-built ones.
         """
-        encoder = self._encoder()  # the whole stream answers from one catalog
+        classifier, encoder = self._current()  # the whole stream answers from one catalog
         metrics = self._metrics
         async for request in request_iterator:
             items = request.items
             if len(items) > MAX_BATCH_ITEMS:
                 error = _batch_too_large(len(items))
                 await context.abort(error.grpc_code, error.status.message, error.trailing_metadata)
-            if metrics is not None:
-                metrics.stream_batch(len(items))
-            yield answer_batch(encoder, items, metrics)
+            metrics.stream_batch(len(items))
+            yield answer_batch(classifier, encoder, items, metrics)
 
     async def SummarizeErrors(
         self,
@@ -231,90 +208,37 @@ class ErrorCatalogServicer(pb_grpc.ErrorCatalogServiceServicer):
                     decisions = classifier.classify_input(item, item.WhichOneof("input"))
                 except InputError:
                     summary.add_invalid()
-                    if self._metrics is not None:
-                        self._metrics.invalid_item()
+                    self._metrics.invalid_item()
                     continue
                 summary.add(decisions)
-                if self._metrics is not None:
-                    self._metrics.classified(decisions)
+                self._metrics.classified(decisions)
         return summary.to_message(classifier.version)
 
 
-class Summary:
-    """Counts for SummarizeErrors, kept as plain counters until the end."""
-
-    def __init__(self) -> None:
-        self.total_items = 0
-        self.invalid_items = 0
-        self.items_without_errors = 0
-        self.retryable = 0
-        self.category: Counter[int] = Counter()
-        self.strategy: Counter[int] = Counter()
-        self.code: Counter[int] = Counter()
-        self.match_kind: Counter[int] = Counter()
-        self.actor: Counter[int] = Counter()
-
-    def add_invalid(self) -> None:
-        """One item that could not be read."""
-        self.total_items += 1
-        self.invalid_items += 1
-
-    def add(self, decisions: Sequence[Decision]) -> None:
-        """One item's decisions."""
-        self.total_items += 1
-        if not decisions:
-            self.items_without_errors += 1
-        for decision in decisions:
-            info = decision.info
-            self.category[info.category] += 1
-            self.strategy[info.retry_strategy] += 1
-            self.code[info.code] += 1
-            self.match_kind[decision.match_kind] += 1
-            self.actor[info.actor] += 1
-            self.retryable += info.retryable
-
-    def to_message(self, version: str) -> pb.SummarizeErrorsResponse:
-        """The report."""
-        return pb.SummarizeErrorsResponse(
-            total_items=self.total_items,
-            invalid_items=self.invalid_items,
-            items_without_errors=self.items_without_errors,
-            total_errors=sum(self.code.values()),
-            retryable_errors=self.retryable,
-            by_category=_counts(self.category, pb.Category.Name),
-            by_retry_strategy=_counts(self.strategy, pb.RetryStrategy.Name),
-            by_code=_counts(self.code, str),
-            by_match_kind=_counts(self.match_kind, pb.MatchKind.Name),
-            by_actor=_counts(self.actor, pb.Actor.Name),
-            catalog_version=version,
-        )
-
-
-def _counts(counter: Counter[int], name: Callable[[Any], str]) -> list[pb.Count]:
-    return [pb.Count(key=name(key), count=count) for key, count in counter.most_common()]
-
-
 def answer_batch(
-    encoder: WireEncoder, items: Sequence[pb.ClassifyItem], metrics: Metrics | None = None
+    classifier: Classifier,
+    encoder: WireEncoder,
+    items: Sequence[pb.ClassifyItem],
+    metrics: Metrics,
 ) -> bytes:
     """One ClassifyStream request's items answered: a ClassifyStreamResponse's bytes."""
-    return encoder.stream_response([_result(encoder, item, metrics) for item in items])
+    return encoder.stream_response([_result(classifier, encoder, item, metrics) for item in items])
 
 
-def _result(encoder: WireEncoder, item: pb.ClassifyItem, metrics: Metrics | None = None) -> bytes:
+def _result(
+    classifier: Classifier, encoder: WireEncoder, item: pb.ClassifyItem, metrics: Metrics
+) -> bytes:
     """One item's ClassifyResult, encoded as its field of a ClassifyStreamResponse."""
     try:
-        decisions = encoder.classifier.classify_input(item, item.WhichOneof("input"))
+        decisions = classifier.classify_input(item, item.WhichOneof("input"))
     except InputError as exc:
-        if metrics is not None:
-            metrics.invalid_item()
+        metrics.invalid_item()
         return encoder.message_result(
             pb.ClassifyResult(
                 id=item.id, status=invalid_argument_status([(exc.field, exc.description)])
             )
         )
-    if metrics is not None:
-        metrics.classified(decisions)
+    metrics.classified(decisions)
     return encoder.result(item.id, decisions)
 
 

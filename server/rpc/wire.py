@@ -9,30 +9,20 @@ with the per-error ErrorContext, framed by hand. The output is byte for
 byte what `SerializeToString()` of the message-built response gives
 (tests/test_wire.py proves it), so clients see no difference.
 
-The two handlers then return `bytes`; `add_servicer` registers the service
-with a response serialiser that passes bytes through and still serialises
-messages, so every other handler is untouched.
+The two handlers then return `bytes`; server/rpc/registration.py registers
+the service with a response serialiser that passes bytes through and still
+serialises messages, so every other handler is untouched.
 """
 
 from __future__ import annotations
 
-import logging
 import struct
 from collections.abc import Sequence
-from typing import Any
 
-import grpc
-
-from server.classify.classifier import Classifier, Decision
+from server.classify.classifier import Decision
 from server.rich_status import OK
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
-_LOGGER = logging.getLogger(__name__)
-
-SERVICE_NAME = "whatsapp.errors.v1.ErrorCatalogService"
-RAW_METHODS = ("Classify", "ClassifyStream")
-"""Methods whose handlers may return pre-serialised bytes."""
 _HEAD_CACHE_MAX = 8192
 _CODE_CACHE_MAX = 4096
 
@@ -75,12 +65,18 @@ _RESULT_STATUS_OK = b"\x1a" + varint(len(OK.SerializeToString())) + OK.Serialize
 
 
 class WireEncoder:
-    """Encodes Classify and ClassifyStream responses for one classifier."""
+    """Encodes Classify and ClassifyStream responses for one catalog version.
 
-    def __init__(self, classifier: Classifier) -> None:
-        self.classifier = classifier
-        version = classifier.version.encode()
-        self._version_field = length_delimited(_T_RESPONSE_VERSION, version) if version else b""
+    It only encodes: the decisions come from the classifier. Its caches
+    hold encoded ErrorInfos, so a new catalog needs a new encoder.
+    """
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        version_bytes = version.encode()
+        self._version_field = (
+            length_delimited(_T_RESPONSE_VERSION, version_bytes) if version_bytes else b""
+        )
         # id(info) -> (info, head bytes); holding `info` keeps its id from being reused.
         self._heads: dict[tuple[int, int, float], tuple[pb.ErrorInfo, bytes]] = {}
         self._codes: dict[int, bytes] = {}
@@ -115,16 +111,19 @@ class WireEncoder:
         """A ClassifyResponse's bytes."""
         return self.classifications(_T_RESPONSE_CLASSIFICATIONS, decisions) + self._version_field
 
-    def classify_code_response(self, code: int) -> bytes:
-        """A ClassifyResponse for a bare code; catalog codes are answered from a cache."""
+    def code_response(self, code: int, decisions: Sequence[Decision]) -> bytes:
+        """The ClassifyResponse of a listed bare code, encoded once per code.
+
+        Only for codes the catalog lists: their decisions never change for
+        this catalog, so the bytes for `code` are those of its first answer.
+        """
         cached = self._codes.get(code)
         if cached is not None:
             return cached
-        response = self.classify_response(self.classifier.classify_code(code))
-        if code in self.classifier.catalog.listings:
-            if len(self._codes) >= _CODE_CACHE_MAX:
-                self._codes.clear()
-            self._codes[code] = response
+        response = self.classify_response(decisions)
+        if len(self._codes) >= _CODE_CACHE_MAX:
+            self._codes.clear()
+        self._codes[code] = response
         return response
 
     def result(self, item_id: str, decisions: Sequence[Decision]) -> bytes:
@@ -167,38 +166,3 @@ class WireEncoder:
     def stream_response(self, results: Sequence[bytes]) -> bytes:
         """A ClassifyStreamResponse from encoded results."""
         return b"".join(results) + self._version_field
-
-
-def serialize(response: Any) -> bytes:
-    """Response serialiser for RAW_METHODS: bytes pass through, messages serialise."""
-    if type(response) is bytes:
-        return response
-    data: bytes = response.SerializeToString()
-    return data
-
-
-class _Capture:
-    """Stands in for a server to catch the generated method handlers."""
-
-    def __init__(self) -> None:
-        self.handlers: dict[str, Any] = {}
-
-    def add_generic_rpc_handlers(self, handlers: Any) -> None:
-        pass
-
-    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
-        self.handlers.update(handlers)
-
-
-def add_servicer(servicer: pb_grpc.ErrorCatalogServiceServicer, server: grpc.aio.Server) -> None:
-    """Like the generated add_..._to_server, with bytes allowed out of RAW_METHODS.
-
-    Adds a generic handler only, never registered methods: see
-    `server.app.GenericOnly` for what each registered method costs every call.
-    """
-    capture = _Capture()
-    pb_grpc.add_ErrorCatalogServiceServicer_to_server(servicer, capture)
-    handlers = dict(capture.handlers)
-    for method in RAW_METHODS:
-        handlers[method] = handlers[method]._replace(response_serializer=serialize)
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))

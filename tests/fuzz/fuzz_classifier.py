@@ -27,9 +27,10 @@ from google.protobuf import json_format, struct_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.catalog.loader import load_catalog
-from server.classify.classifier import Classifier, Decision, to_message
-from server.classify.generic_reader import InputError, extract_errors, loads, parse_code
+from server.catalog import load_catalog
+from server.classify.classifier import Classifier, Decision
+from server.classify.found import InputError, parse_code
+from server.classify.generic_reader import extract_errors, loads
 from server.classify.webhook_reader import extract_webhook_errors
 from server.rpc.wire import WireEncoder
 from tests.support.classifier_strategies import (
@@ -42,6 +43,7 @@ from tests.support.classifier_strategies import (
     texts,
     webhooks,
 )
+from tests.support.oracle import to_message
 from tests.test_properties import sane
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
@@ -49,7 +51,7 @@ _LOGGER = logging.getLogger(__name__)
 
 FUZZ_SECONDS = float(os.environ.get("FUZZ_SECONDS", "60"))
 CLASSIFIER = Classifier(load_catalog())
-ENCODER = WireEncoder(CLASSIFIER)
+ENCODER = WireEncoder(CLASSIFIER.version)
 _MSGSPEC = msgspec.json.Decoder()
 _FAILED = object()
 ROUND = settings(

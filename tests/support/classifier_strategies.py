@@ -9,14 +9,11 @@ odd form, random texts, codes and structured errors.
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
 import orjson
 from hypothesis import strategies as st
-
-_LOGGER = logging.getLogger(__name__)
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 MAX_CODE = 2**63 - 1

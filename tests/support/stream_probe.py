@@ -9,14 +9,11 @@ that has gone). Installed through `ServerConfig.interceptors`.
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
-
-_LOGGER = logging.getLogger(__name__)
 
 WATCHED = ("/ClassifyStream", "/SummarizeErrors")
 

@@ -1,0 +1,103 @@
+"""What a validated catalog is: its entries, families and categories, indexed.
+
+server/catalog/loader.py builds these from the TOML file; everything above
+the catalog (the classifier, the ErrorInfo cache, the servicer) reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from whatsapp.errors.v1 import error_catalog_pb2 as pb
+
+RETRYABLE_STRATEGIES = frozenset(
+    {pb.RETRY_STRATEGY_RETRY_WITH_BACKOFF, pb.RETRY_STRATEGY_RETRY_AFTER}
+)
+"""Strategies under which the same message can succeed when sent again."""
+
+
+class CatalogError(ValueError):
+    """The catalog file is invalid; the message names the file, line and entry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One listing of one code, as the catalog file words it."""
+
+    code: int
+    category: pb.Category.ValueType
+    reason: str
+    description: str
+    recommended_action: str
+    source: pb.Source.ValueType
+    retry_strategy: pb.RetryStrategy.ValueType
+    actor: pb.Actor.ValueType
+    retry_after_seconds: int = 0
+    recommended_action_language: str = "en"
+    translations: tuple[tuple[str, str], ...] = ()
+    document_range: str = ""
+    additional_listing: bool = False
+    line: int = 0
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the same message can succeed when sent again."""
+        return self.retry_strategy in RETRYABLE_STRATEGIES
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """A block of codes sharing a decision, for codes nobody lists yet."""
+
+    first: int
+    last: int
+    name: str
+    category: pb.Category.ValueType
+    retry_strategy: pb.RetryStrategy.ValueType
+    actor: pb.Actor.ValueType
+    retry_after_seconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryDef:
+    """A category heading of the provider's document."""
+
+    category: pb.Category.ValueType
+    display_name: str
+    description: str
+
+
+@dataclass(slots=True)
+class Catalog:
+    """A validated catalog: every listing plus the indexes lookups need."""
+
+    version: str
+    categories: tuple[CategoryDef, ...]
+    entries: tuple[Entry, ...]
+    families: tuple[Family, ...]
+    http_statuses: Mapping[int, int]
+    path: str = ""
+    load_seconds: float = 0.0
+    listings: dict[int, tuple[Entry, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        grouped: dict[int, list[Entry]] = {}
+        for entry in self.entries:
+            grouped.setdefault(entry.code, []).append(entry)
+        self.listings = {code: tuple(items) for code, items in grouped.items()}
+
+    def get(self, code: int) -> Entry | None:
+        """The primary listing of `code`, or None."""
+        items = self.listings.get(code)
+        return items[0] if items else None
+
+    def family_of(self, code: int) -> Family | None:
+        """The narrowest family that contains `code`, or None."""
+        best: Family | None = None
+        for family in self.families:
+            if family.first <= code <= family.last and (
+                best is None or family.last - family.first < best.last - best.first
+            ):
+                best = family
+        return best

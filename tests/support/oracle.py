@@ -1,0 +1,20 @@
+"""The message-built answer: what the hand-framed wire bytes must equal.
+
+`to_message` builds a Classification the ordinary protobuf way; the tests
+compare its serialisation with server/rpc/wire.py's cached bytes.
+"""
+
+from __future__ import annotations
+
+from server.classify.classifier import Decision
+from whatsapp.errors.v1 import error_catalog_pb2 as pb
+
+
+def to_message(decision: Decision) -> pb.Classification:
+    """The Classification message for one decision."""
+    return pb.Classification(
+        error_info=decision.info,
+        match_kind=decision.match_kind,
+        confidence=decision.confidence,
+        context=decision.raw.context,
+    )
