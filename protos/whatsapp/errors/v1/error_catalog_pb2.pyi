@@ -11,6 +11,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.rpc import status_pb2 as _status_pb2
@@ -157,6 +158,10 @@ class _RetryStrategyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RetrySt
     """Only the provider's support can resolve it."""
     RETRY_STRATEGY_DO_NOT_RETRY: _RetryStrategy.ValueType  # 11
     """Sending again will not help (opt-out, experiment, expired message)."""
+    RETRY_STRATEGY_REFRESH_TOKEN: _RetryStrategy.ValueType  # 12
+    """The access token expired or was invalidated: get a new one (a refresh
+    the platform can do itself), then send again.
+    """
 
 class RetryStrategy(_RetryStrategy, metaclass=_RetryStrategyEnumTypeWrapper):
     """What a caller should do about a failure."""
@@ -185,6 +190,10 @@ RETRY_STRATEGY_CONTACT_SUPPORT: RetryStrategy.ValueType  # 10
 """Only the provider's support can resolve it."""
 RETRY_STRATEGY_DO_NOT_RETRY: RetryStrategy.ValueType  # 11
 """Sending again will not help (opt-out, experiment, expired message)."""
+RETRY_STRATEGY_REFRESH_TOKEN: RetryStrategy.ValueType  # 12
+"""The access token expired or was invalidated: get a new one (a refresh
+the platform can do itself), then send again.
+"""
 Global___RetryStrategy: _TypeAlias = RetryStrategy  # noqa: Y015
 
 class _Actor:
@@ -247,6 +256,14 @@ class _MatchKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MatchKind.V
     """Only the payload's `is_transient` hint was usable."""
     MATCH_KIND_NONE: _MatchKind.ValueType  # 8
     """Nothing matched: the error is CATEGORY_UNKNOWN."""
+    MATCH_KIND_CODE_AND_SUBCODE: _MatchKind.ValueType  # 9
+    """The (code, Graph API subcode) pair is a catalog entry of its own (190
+    with subcode 463, say).
+    """
+    MATCH_KIND_DETAILS_RULE: _MatchKind.ValueType  # 10
+    """The code is a catalog entry and its `details` matched one of the
+    entry's rules (131053 with a 5xx from the media host, say).
+    """
 
 class MatchKind(_MatchKind, metaclass=_MatchKindEnumTypeWrapper):
     """How a classification found its catalog entry, from most to least certain."""
@@ -269,6 +286,14 @@ MATCH_KIND_TRANSIENT_HINT: MatchKind.ValueType  # 7
 """Only the payload's `is_transient` hint was usable."""
 MATCH_KIND_NONE: MatchKind.ValueType  # 8
 """Nothing matched: the error is CATEGORY_UNKNOWN."""
+MATCH_KIND_CODE_AND_SUBCODE: MatchKind.ValueType  # 9
+"""The (code, Graph API subcode) pair is a catalog entry of its own (190
+with subcode 463, say).
+"""
+MATCH_KIND_DETAILS_RULE: MatchKind.ValueType  # 10
+"""The code is a catalog entry and its `details` matched one of the
+entry's rules (131053 with a 5xx from the media host, say).
+"""
 Global___MatchKind: _TypeAlias = MatchKind  # noqa: Y015
 
 @_typing.final
@@ -353,6 +378,13 @@ class ErrorInfo(_message.Message):
     ACTOR_FIELD_NUMBER: _builtins.int
     DOCUMENT_RANGE_FIELD_NUMBER: _builtins.int
     OTHER_LISTINGS_FIELD_NUMBER: _builtins.int
+    DOC_URL_FIELD_NUMBER: _builtins.int
+    CHECKED_ON_FIELD_NUMBER: _builtins.int
+    DECISION_BASIS_FIELD_NUMBER: _builtins.int
+    RETIRED_FIELD_NUMBER: _builtins.int
+    SUBCODE_FIELD_NUMBER: _builtins.int
+    RETRY_BUDGET_FIELD_NUMBER: _builtins.int
+    HTTP_STATUS_FIELD_NUMBER: _builtins.int
     code: _builtins.int
     """The numeric error code."""
     category: Global___Category.ValueType
@@ -379,6 +411,26 @@ class ErrorInfo(_message.Message):
     """When the document lists the code as part of a range ("115001–115005"),
     the range as written; empty otherwise.
     """
+    doc_url: _builtins.str
+    """The documentation the entry comes from: Meta's page for Meta entries,
+    the provider document's name and version for the provider's.
+    """
+    checked_on: _builtins.str
+    """The date (YYYY-MM-DD) the entry was last checked against `doc_url`."""
+    decision_basis: _builtins.str
+    """One sentence saying what the decision (strategy, wait, actor) rests on."""
+    retired: _builtins.bool
+    """True for codes the platform no longer sends (On-Premises API, early
+    Cloud API) that BSPs and older integrations still pass along.
+    """
+    subcode: _builtins.int
+    """For an entry of a (code, Graph API subcode) pair: the subcode; 0 otherwise."""
+    retry_budget: _builtins.int
+    """How many automatic retries the documentation implies before a person
+    should look (131000: 2); 0 when it states no budget.
+    """
+    http_status: _builtins.int
+    """The HTTP status the documentation gives for the code; 0 when none."""
     @_builtins.property
     def recommended_action_translations(self) -> _containers.RepeatedCompositeFieldContainer[Global___LocalizedText]:
         """Renderings of `recommended_action` in other languages (an English one
@@ -414,10 +466,17 @@ class ErrorInfo(_message.Message):
         actor: Global___Actor.ValueType = ...,
         document_range: _builtins.str = ...,
         other_listings: _abc.Iterable[Global___ErrorListing] | None = ...,
+        doc_url: _builtins.str = ...,
+        checked_on: _builtins.str = ...,
+        decision_basis: _builtins.str = ...,
+        retired: _builtins.bool = ...,
+        subcode: _builtins.int = ...,
+        retry_budget: _builtins.int = ...,
+        http_status: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["retry_after", b"retry_after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "category", b"category", "code", b"code", "description", b"description", "document_range", b"document_range", "other_listings", b"other_listings", "reason", b"reason", "recommended_action", b"recommended_action", "recommended_action_language_code", b"recommended_action_language_code", "recommended_action_translations", b"recommended_action_translations", "retry_after", b"retry_after", "retry_strategy", b"retry_strategy", "retryable", b"retryable", "source", b"source"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "category", b"category", "checked_on", b"checked_on", "code", b"code", "decision_basis", b"decision_basis", "description", b"description", "doc_url", b"doc_url", "document_range", b"document_range", "http_status", b"http_status", "other_listings", b"other_listings", "reason", b"reason", "recommended_action", b"recommended_action", "recommended_action_language_code", b"recommended_action_language_code", "recommended_action_translations", b"recommended_action_translations", "retired", b"retired", "retry_after", b"retry_after", "retry_budget", b"retry_budget", "retry_strategy", b"retry_strategy", "retryable", b"retryable", "source", b"source", "subcode", b"subcode"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -882,6 +941,7 @@ class Classification(_message.Message):
     MATCH_KIND_FIELD_NUMBER: _builtins.int
     CONFIDENCE_FIELD_NUMBER: _builtins.int
     CONTEXT_FIELD_NUMBER: _builtins.int
+    RETRY_AFTER_FIELD_NUMBER: _builtins.int
     match_kind: Global___MatchKind.ValueType
     """How the entry was found."""
     confidence: _builtins.float
@@ -896,6 +956,13 @@ class Classification(_message.Message):
     def context(self) -> Global___ErrorContext:
         """Where the error came from in the input."""
 
+    @_builtins.property
+    def retry_after(self) -> _duration_pb2.Duration:
+        """The wait for this error, when the input said how long (a wait in
+        `error_data.details`, a Retry-After or usage header); it never makes a
+        do-not-retry decision retryable. Unset: use `error_info.retry_after`.
+        """
+
     def __init__(
         self,
         *,
@@ -903,10 +970,11 @@ class Classification(_message.Message):
         match_kind: Global___MatchKind.ValueType = ...,
         confidence: _builtins.float = ...,
         context: Global___ErrorContext | None = ...,
+        retry_after: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "error_info", b"error_info"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "error_info", b"error_info", "retry_after", b"retry_after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "context", b"context", "error_info", b"error_info", "match_kind", b"match_kind"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "context", b"context", "error_info", b"error_info", "match_kind", b"match_kind", "retry_after", b"retry_after"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1197,3 +1265,99 @@ class SummarizeErrorsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SummarizeErrorsResponse: _TypeAlias = SummarizeErrorsResponse  # noqa: Y015
+
+@_typing.final
+class ListUnknownCodesRequest(_message.Message):
+    """Request for ErrorCatalogService.ListUnknownCodes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many codes, most frequent first; 0 or unset means 100."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListUnknownCodesRequest: _TypeAlias = ListUnknownCodesRequest  # noqa: Y015
+
+@_typing.final
+class UnknownCode(_message.Message):
+    """A code the server met that no catalog entry knows."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    FIRST_SEEN_FIELD_NUMBER: _builtins.int
+    LAST_SEEN_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    code: _builtins.int
+    """The code as sent."""
+    count: _builtins.int
+    """How many errors carried it since the process started."""
+    title: _builtins.str
+    """The error title as the latest payload sent it (capped), empty if none."""
+    @_builtins.property
+    def first_seen(self) -> _timestamp_pb2.Timestamp:
+        """When it was first met."""
+
+    @_builtins.property
+    def last_seen(self) -> _timestamp_pb2.Timestamp:
+        """When it was last met."""
+
+    def __init__(
+        self,
+        *,
+        code: _builtins.int = ...,
+        count: _builtins.int = ...,
+        first_seen: _timestamp_pb2.Timestamp | None = ...,
+        last_seen: _timestamp_pb2.Timestamp | None = ...,
+        title: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["first_seen", b"first_seen", "last_seen", b"last_seen"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "count", b"count", "first_seen", b"first_seen", "last_seen", b"last_seen", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnknownCode: _TypeAlias = UnknownCode  # noqa: Y015
+
+@_typing.final
+class ListUnknownCodesResponse(_message.Message):
+    """Response for ErrorCatalogService.ListUnknownCodes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODES_FIELD_NUMBER: _builtins.int
+    DISTINCT_CODES_FIELD_NUMBER: _builtins.int
+    CATALOG_VERSION_FIELD_NUMBER: _builtins.int
+    distinct_codes: _builtins.int
+    """How many distinct unknown codes were met (the tally keeps the top ones)."""
+    catalog_version: _builtins.str
+    """The catalog version that answered."""
+    @_builtins.property
+    def codes(self) -> _containers.RepeatedCompositeFieldContainer[Global___UnknownCode]:
+        """The tallied codes, most frequent first."""
+
+    def __init__(
+        self,
+        *,
+        codes: _abc.Iterable[Global___UnknownCode] | None = ...,
+        distinct_codes: _builtins.int = ...,
+        catalog_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["catalog_version", b"catalog_version", "codes", b"codes", "distinct_codes", b"distinct_codes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListUnknownCodesResponse: _TypeAlias = ListUnknownCodesResponse  # noqa: Y015

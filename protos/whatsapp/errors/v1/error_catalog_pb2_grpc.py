@@ -73,6 +73,11 @@ class ErrorCatalogServiceStub:
                 request_serializer=whatsapp_dot_errors_dot_v1_dot_error__catalog__pb2.SummarizeErrorsRequest.SerializeToString,
                 response_deserializer=whatsapp_dot_errors_dot_v1_dot_error__catalog__pb2.SummarizeErrorsResponse.FromString,
                 _registered_method=True)
+        self.ListUnknownCodes = channel.unary_unary(
+                '/whatsapp.errors.v1.ErrorCatalogService/ListUnknownCodes',
+                request_serializer=whatsapp_dot_errors_dot_v1_dot_error__catalog__pb2.ListUnknownCodesRequest.SerializeToString,
+                response_deserializer=whatsapp_dot_errors_dot_v1_dot_error__catalog__pb2.ListUnknownCodesResponse.FromString,
+                _registered_method=True)
 
 
 class ErrorCatalogServiceServicer:
@@ -164,6 +169,17 @@ class ErrorCatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListUnknownCodes(self, request, context):
+        """Lists the codes this server met that no catalog entry knows, most
+        frequent first: a bounded tally (the top codes by count, with when each
+        was first and last seen and the error title as sent; never payload
+        text, ids or phone numbers), so operators learn what to add through an
+        overlay. The tally lives in memory and starts empty with each process.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ErrorCatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -201,6 +217,11 @@ def add_ErrorCatalogServiceServicer_to_server(servicer, server):
                     servicer.SummarizeErrors,
                     request_deserializer=whatsapp_dot_errors_dot_v1_dot_error__catalog__pb2.SummarizeErrorsRequest.FromString,
                     response_serializer=whatsapp_dot_errors_dot_v1_dot_error__catalog__pb2.SummarizeErrorsResponse.SerializeToString,
+            ),
+            'ListUnknownCodes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUnknownCodes,
+                    request_deserializer=whatsapp_dot_errors_dot_v1_dot_error__catalog__pb2.ListUnknownCodesRequest.FromString,
+                    response_serializer=whatsapp_dot_errors_dot_v1_dot_error__catalog__pb2.ListUnknownCodesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -396,6 +417,33 @@ class ErrorCatalogService:
             '/whatsapp.errors.v1.ErrorCatalogService/SummarizeErrors',
             whatsapp_dot_errors_dot_v1_dot_error__catalog__pb2.SummarizeErrorsRequest.SerializeToString,
             whatsapp_dot_errors_dot_v1_dot_error__catalog__pb2.SummarizeErrorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUnknownCodes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/whatsapp.errors.v1.ErrorCatalogService/ListUnknownCodes',
+            whatsapp_dot_errors_dot_v1_dot_error__catalog__pb2.ListUnknownCodesRequest.SerializeToString,
+            whatsapp_dot_errors_dot_v1_dot_error__catalog__pb2.ListUnknownCodesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -94,6 +94,13 @@ class ErrorCatalogServiceStub:
     Each request carries up to 1000 items. Items that cannot be read are
     counted in `invalid_items`, never dropped silently.
     """
+    ListUnknownCodes: _grpc.UnaryUnaryMultiCallable[_error_catalog_pb2.ListUnknownCodesRequest, _error_catalog_pb2.ListUnknownCodesResponse]
+    """Lists the codes this server met that no catalog entry knows, most
+    frequent first: a bounded tally (the top codes by count, with when each
+    was first and last seen and the error title as sent; never payload
+    text, ids or phone numbers), so operators learn what to add through an
+    overlay. The tally lives in memory and starts empty with each process.
+    """
 
 @_typing.type_check_only
 class ErrorCatalogServiceAsyncStub(ErrorCatalogServiceStub):
@@ -157,6 +164,13 @@ class ErrorCatalogServiceAsyncStub(ErrorCatalogServiceStub):
 
     Each request carries up to 1000 items. Items that cannot be read are
     counted in `invalid_items`, never dropped silently.
+    """
+    ListUnknownCodes: _aio.UnaryUnaryMultiCallable[_error_catalog_pb2.ListUnknownCodesRequest, _error_catalog_pb2.ListUnknownCodesResponse]  # type: ignore[assignment]
+    """Lists the codes this server met that no catalog entry knows, most
+    frequent first: a bounded tally (the top codes by count, with when each
+    was first and last seen and the error title as sent; never payload
+    text, ids or phone numbers), so operators learn what to add through an
+    overlay. The tally lives in memory and starts empty with each process.
     """
 
 class ErrorCatalogServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -260,6 +274,19 @@ class ErrorCatalogServiceServicer(metaclass=_abc_1.ABCMeta):
 
         Each request carries up to 1000 items. Items that cannot be read are
         counted in `invalid_items`, never dropped silently.
+        """
+
+    @_abc_1.abstractmethod
+    def ListUnknownCodes(
+        self,
+        request: _error_catalog_pb2.ListUnknownCodesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_error_catalog_pb2.ListUnknownCodesResponse, _abc.Awaitable[_error_catalog_pb2.ListUnknownCodesResponse]]:
+        """Lists the codes this server met that no catalog entry knows, most
+        frequent first: a bounded tally (the top codes by count, with when each
+        was first and last seen and the error title as sent; never payload
+        text, ids or phone numbers), so operators learn what to add through an
+        overlay. The tally lives in memory and starts empty with each process.
         """
 
 def add_ErrorCatalogServiceServicer_to_server(servicer: ErrorCatalogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
