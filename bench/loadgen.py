@@ -14,7 +14,8 @@ Scenarios:
   cannot hide its queueing (no coordinated omission). Sent with synchronous
   grpcio futures, whose client adds less latency than grpc.aio's.
 - `stream`: `streams` bidi streams, each keeping `window` batches in flight;
-  every response is decoded and its result count checked (end to end).
+  every response is decoded and its result count checked (end to end), or,
+  against an empty handler (`decode` false), its size checked.
 - `paired`: two legs (a closed-loop unary or stream scenario against a
   target, or in-process stdlib-json classification) measured in alternating
   short slices, A B B A A B ...; the result is the median of the per-pair
@@ -22,6 +23,12 @@ Scenarios:
   dips for tens of ms at a time, so a ratio of two runs taken minutes apart
   says more about the host than about the code; slices a second apart share
   the host's mood.
+
+Every answer is checked (bench/answers.py): the first of a scenario against
+what the server must say (the exact bytes in the spec's `response`, hex, for
+an empty handler; else a real ClassifyResponse), every later one for status
+OK and the same size, or, on a stream, the item count. A wrong answer fails
+the scenario with an error naming the path and the counts, never a rate.
 """
 
 from __future__ import annotations
@@ -30,7 +37,6 @@ import asyncio
 import collections
 import gc
 import json
-import logging
 import os
 import resource
 import statistics
@@ -42,13 +48,11 @@ from typing import Any
 
 import grpc
 
-from bench import machine_meter, spread, workload
+from bench import answers, machine_meter, spread, workload
+from bench.names import CLASSIFY, CLASSIFY_STREAM
 from bench.stats import percentile
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
-_LOGGER = logging.getLogger(__name__)
-
-SERVICE = "/whatsapp.errors.v1.ErrorCatalogService"
 CLOCK = time.perf_counter
 TICKS = os.sysconf("SC_CLK_TCK")
 CHANNEL_OPTIONS: list[tuple[str, Any]] = [
@@ -200,28 +204,50 @@ class Recorder:
         return self.window
 
 
-def _check_unary(response: bytes, check: bool) -> None:
-    if check and not pb.ClassifyResponse.FromString(response).classifications:
-        raise RuntimeError("Classify answered with no classification")
+def _raise_first(results: Sequence[object]) -> None:
+    """Raises the first exception among the gathered `results` (every task was awaited)."""
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
+def _expected(spec: dict[str, Any]) -> bytes | None:
+    """The exact answer the spec expects (an empty handler's), or None for the service's."""
+    return bytes.fromhex(spec["response"]) if "response" in spec else None
 
 
 async def unary_closed(
-    channels: Sequence[grpc.aio.Channel], spec: dict[str, Any], rec: Recorder
+    channels: Sequence[grpc.aio.Channel],
+    spec: dict[str, Any],
+    rec: Recorder,
+    path: str = CLASSIFY,
 ) -> Window:
-    """`concurrency` tasks calling Classify back to back."""
+    """`concurrency` tasks calling `path` back to back, every answer checked."""
     request = _unary_request(spec["request"])
-    methods = [ch.unary_unary(f"{SERVICE}/Classify") for ch in channels]
-    _check_unary(await methods[0](request, timeout=10), spec.get("check", False))
+    methods = [ch.unary_unary(path) for ch in channels]
+    try:
+        size = answers.first_unary(path, await methods[0](request, timeout=10), _expected(spec))
+    except grpc.RpcError as exc:
+        raise answers.refused(path, exc, 0) from exc
     stop = False
+    good = 0
     window = rec.window
 
     async def worker(index: int) -> None:
+        nonlocal good
         method = methods[index % len(methods)]
         while not stop:
             t0 = CLOCK()
-            await method(request, timeout=10)
+            try:
+                answer = await method(request, timeout=10)
+            except grpc.RpcError as exc:
+                raise answers.refused(path, exc, good) from exc
+            took = CLOCK() - t0
+            if len(answer) != size:
+                raise answers.wrong_size(path, len(answer), size, good)
+            good += 1
             if rec.on:
-                window.latencies.append(CLOCK() - t0)
+                window.latencies.append(took)
                 window.calls += 1
 
     tasks = [asyncio.create_task(worker(i)) for i in range(spec["concurrency"])]
@@ -230,13 +256,34 @@ async def unary_closed(
     await asyncio.sleep(spec["seconds"])
     rec.stop()
     stop = True
-    await asyncio.gather(*tasks)
+    _raise_first(await asyncio.gather(*tasks, return_exceptions=True))
     window.items = window.calls
     return window
 
 
+def _first_answers(
+    path: str, methods: Sequence[grpc.UnaryUnaryMultiCallable], request: bytes, expect: bytes | None
+) -> int:
+    """One checked call per channel (each connected on the way); the size they all answered."""
+    sizes = set()
+    for method in methods:
+        try:
+            answer = method(request, timeout=10, wait_for_ready=True)
+        except grpc.RpcError as exc:
+            raise answers.refused(path, exc, 0) from exc
+        sizes.add(answers.first_unary(path, answer, expect))
+    if len(sizes) != 1:
+        raise answers.WrongAnswerError(f"{path} answered one request with sizes {sorted(sizes)}")
+    return sizes.pop()
+
+
 def unary_open(
-    target: str, channel_count: int, spec: dict[str, Any], rec: Recorder, rate: float
+    target: str,
+    channel_count: int,
+    spec: dict[str, Any],
+    rec: Recorder,
+    rate: float,
+    path: str = CLASSIFY,
 ) -> Window:
     """Calls started on a fixed schedule at `rate` per second, whatever the answers do.
 
@@ -245,13 +292,19 @@ def unary_open(
     the empty-handler server at 700 calls/s the aio driver added ~2 ms to
     every call (p50 3.0 ms against 0.9 ms, measured alternately), which would
     be charged to the server. Latency counts from the scheduled time; a late
-    send is sent at once, never skipped (no coordinated omission).
+    send is sent at once, never skipped (no coordinated omission). Every
+    answer is checked once the last is in (status OK, the checked size).
     """
     request = _unary_request(spec["request"])
     channels = sync_channels(target, channel_count, rec.pids, "bench.open")
-    methods = [channel.unary_unary(f"{SERVICE}/Classify") for channel in channels]
-    for method in methods:
-        method(request, timeout=10, wait_for_ready=True)
+    methods = [channel.unary_unary(path) for channel in channels]
+    try:
+        size = _first_answers(path, methods, request, _expected(spec))
+    except BaseException:
+        for channel in channels:
+            channel.close()
+        raise
+    statuses: collections.Counter[str] = collections.Counter()
     window = rec.window
     service_times: list[float] = []
     spans: list[tuple[float, float]] = []  # (scheduled, answered) per measured call
@@ -292,7 +345,12 @@ def unary_open(
             calls.append(call)
             issued += 1
         for call in calls:
-            call.result()  # an error fails the scenario, as in the other drivers
+            try:
+                got = len(call.result())
+            except grpc.RpcError as exc:
+                statuses[answers.status(exc)] += 1
+                continue
+            statuses["OK" if got == size else f"OK but {got} bytes"] += 1
         rec.stop()
         window.hiccups, slow = meter.result()
     finally:
@@ -300,6 +358,7 @@ def unary_open(
         meter.kill()
         for channel in channels:
             channel.close()
+    answers.tally(path, statuses, size)  # a wrong answer fails the scenario, as elsewhere
     window.clean_latencies = [b - a for a, b in spans if not slow.overlaps(a, b)]
     window.items = window.calls
     service_times.sort()
@@ -308,21 +367,33 @@ def unary_open(
 
 
 async def stream(
-    channels: Sequence[grpc.aio.Channel], spec: dict[str, Any], rec: Recorder
+    channels: Sequence[grpc.aio.Channel],
+    spec: dict[str, Any],
+    rec: Recorder,
+    path: str = CLASSIFY_STREAM,
 ) -> Window:
-    """`streams` bidi streams of `batch`-item requests, `window` batches in flight each."""
+    """`streams` bidi streams of `batch`-item requests, `window` batches in flight each.
+
+    Every answer is checked: with `decode`, its result count is the batch's;
+    without, its size is that of the spec's `response` (an empty handler's).
+    """
     batch = spec["batch"]
     payloads = workload.mixed_payloads(spec.get("distinct", 2000))
     requests = workload.stream_requests(payloads, batch, count=max(2, 4000 // batch))
     decode = spec.get("decode", True)
+    expect = _expected(spec)
+    if not decode and expect is None:
+        raise ValueError(f"{spec['name']}: a stream without decode needs the expected response")
+    size = len(expect) if expect is not None else 0
+    good = 0
     total_items = spec.get("items")  # a fixed amount (memory run) instead of a time window
     window = rec.window
     stop = False
     sent_items = 0
 
     async def one_stream(index: int) -> None:
-        nonlocal sent_items
-        call = channels[index % len(channels)].stream_stream(f"{SERVICE}/ClassifyStream")()
+        nonlocal sent_items, good
+        call = channels[index % len(channels)].stream_stream(path)()
         credit = asyncio.Semaphore(spec["window"])
         sent: collections.deque[float] = collections.deque()
 
@@ -338,22 +409,45 @@ async def stream(
             await call.done_writing()
 
         writing = asyncio.create_task(writer())
-        while True:
-            response = await call.read()
-            if response is grpc.aio.EOF:
-                break
-            now = CLOCK()
-            began = sent.popleft()
-            credit.release()
-            if decode:
-                results = len(pb.ClassifyStreamResponse.FromString(response).results)
-                if results != batch:
-                    raise RuntimeError(f"asked {batch} items, got {results} results")
-            if rec.on:
-                window.latencies.append(now - began)
-                window.calls += 1
-                window.items += batch
+        try:
+            while True:
+                try:
+                    response = await call.read()
+                except grpc.RpcError as exc:
+                    raise answers.refused(path, exc, good) from exc
+                if response is grpc.aio.EOF:
+                    break
+                now = CLOCK()
+                if not sent:
+                    raise answers.WrongAnswerError(f"{path}: an answer nobody asked for ({good})")
+                began = sent.popleft()
+                credit.release()
+                if decode:
+                    results = len(pb.ClassifyStreamResponse.FromString(response).results)
+                    if results != batch:
+                        raise answers.WrongAnswerError(
+                            f"{path}: asked {batch} items, got {results} results "
+                            f"after {good} good answers"
+                        )
+                elif len(response) != size:
+                    raise answers.wrong_size(path, len(response), size, good)
+                good += 1
+                if rec.on:
+                    window.latencies.append(now - began)
+                    window.calls += 1
+                    window.items += batch
+        except BaseException:
+            writing.cancel()  # the stream failed: stop writing to it
+            call.cancel()
+            await asyncio.gather(writing, return_exceptions=True)
+            raise
         await writing
+        if sent:
+            unanswered = len(sent)
+            raise answers.WrongAnswerError(f"{path}: the stream ended, {unanswered} unanswered")
+        code = await call.code()
+        if code != grpc.StatusCode.OK:
+            raise answers.WrongAnswerError(f"{path}: the stream ended {code.name} after {good}")
 
     tasks = [asyncio.create_task(one_stream(i)) for i in range(spec["streams"])]
     if total_items is None:
@@ -362,10 +456,10 @@ async def stream(
         await asyncio.sleep(spec["seconds"])
         rec.stop()
         stop = True
-        await asyncio.gather(*tasks)
+        _raise_first(await asyncio.gather(*tasks, return_exceptions=True))
     else:
         rec.start()
-        await asyncio.gather(*tasks)
+        _raise_first(await asyncio.gather(*tasks, return_exceptions=True))
         rec.stop()
     return window
 

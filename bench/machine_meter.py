@@ -22,7 +22,6 @@ start-up falls in the scenario's warm-up), then prints one JSON object.
 from __future__ import annotations
 
 import json
-import logging
 import statistics
 import subprocess
 import sys
@@ -32,8 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.stats import Spans, percentile
-
-_LOGGER = logging.getLogger(__name__)
 
 _ROOT = Path(__file__).resolve().parent.parent
 """The checkout, where `-m bench.machine_meter` imports from."""

@@ -8,7 +8,6 @@ module also reads what the kernel knows about them (RSS from /proc).
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import socket
@@ -22,8 +21,6 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-_LOGGER = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,15 +108,12 @@ class ServerProcess:
 def server_command(
     kind: str, port: int, workers: int = 1, extra_args: Sequence[str] = ()
 ) -> list[str]:
-    """The argv that serves `kind` on `port`: "service", or one of bench's servers.
+    """The argv that serves `kind` on `port`: "service", or "reference".
 
-    "reference" and "reference-sync" are empty handlers on grpc.aio and on
-    grpcio's sync server; "classify-sync" is the service's Classify handler on
-    the sync server (bench/servers/classify_sync.py).
+    "reference" is the empty-handler server on grpc.aio (bench/servers/reference.py).
     """
-    if kind in ("reference", "reference-sync", "classify-sync"):
-        module = "bench.servers." + kind.replace("-", "_")
-        return [sys.executable, "-m", module, "--port", str(port)]
+    if kind == "reference":
+        return [sys.executable, "-m", "bench.servers.reference", "--port", str(port)]
     cmd = [sys.executable, "-m", "server", "--host", HOST, "--port", str(port)]
     return [*cmd, "--log-level", "WARNING", "--workers", str(workers), *extra_args]
 

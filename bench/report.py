@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import logging
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-_LOGGER = logging.getLogger(__name__)
 
 NUMERIC_KEYS = (
     "items_per_s",
@@ -93,24 +90,10 @@ _P99_CONTEXT = (
 )
 """(name, row id, key) of the [info] rows under the p99 target: what the machine did meanwhile."""
 _H2LOAD_P99_CONTEXT = (
-    ("  h2load: service p99 at half its h2load saturation (ms)", "open", "service/w1", 0.5),
-    ("  h2load: service p99 at a tenth of it (ms)", "open", "service/w1", 0.1),
-    ("  h2load: sync empty handler's p99 at a tenth of its (ms)", "open", "reference-sync/w1", 0.1),
-    (
-        "  h2load floor: empty handler's p99, one call at a time, 100/s (ms)",
-        "floor",
-        "reference/w1",
-        100,
-    ),
-    ("  h2load floor: service's p99, one call at a time, 100/s (ms)", "floor", "service/w1", 100),
-    ("  h2load floor: service's p99, one call at a time, 500/s (ms)", "floor", "service/w1", 500),
+    ("  h2load: service p99 at half its h2load saturation (ms)", "service/w1"),
+    ("  h2load: empty handler's p99 at half its h2load saturation (ms)", "reference/w1"),
 )
-"""(name, section, server, load) of the p99 [info] rows from the C load generator.
-
-`load` is the row's "fraction" of saturation in the "open" section and its
-calls/s ("rate", one call at a time) in the "floor" section.
-"""
-_H2LOAD_LOAD_KEY = {"open": "fraction", "floor": "rate"}
+"""(name, server) of the p99 [info] rows from h2load's open loop (bench/probes/h2load.py)."""
 
 
 def _paired(pairs: Sequence[dict[str, Any]], prefix: str) -> float | None:
@@ -131,7 +114,7 @@ def targets(
     The two throughput ratios come from the paired slices when measured
     (`pairs`), else from the scenario rows. Rows with `met` None are context
     for the row above them (what the machine did meanwhile, or what the C
-    load generator `cross`, bench/h2load.py, measured), not targets.
+    load generator `cross`, bench/probes/h2load.py, measured), not targets.
     """
     out: list[dict[str, Any]] = []
 
@@ -190,15 +173,9 @@ def targets(
     )
     for name, row_id, key in _P99_CONTEXT:
         context(name, _get(rows, row_id, key))
-    h2load_result: dict[str, Any] = cross if cross is not None else {}
-    for name, section, server, load in _H2LOAD_P99_CONTEXT:
-        section_rows: list[dict[str, Any]] = h2load_result.get(section) or []
-        if not section_rows:
-            continue
-        load_key = _H2LOAD_LOAD_KEY[section]
-        row: dict[str, Any] = next(
-            (r for r in section_rows if r["server"] == server and r[load_key] == load), {}
-        )
+    open_rows: list[dict[str, Any]] = cross["open"] if cross is not None else []
+    for name, server in _H2LOAD_P99_CONTEXT if open_rows else ():
+        row: dict[str, Any] = next((r for r in open_rows if r["server"] == server), {})
         context(name, row.get("p99_ms"))
     add("RSS after streamed items (MiB)", memory.get("end_mib"), 100, False, " MiB")
     add("RSS growth over the run (MiB)", memory.get("growth_mib"), 5, False, " MiB")

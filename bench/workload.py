@@ -10,14 +10,13 @@ dict.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 
-from server.catalog.loader import EMBEDDED_CATALOG, load_catalog
+from server.catalog import EMBEDDED_CATALOG, load_catalog
 from tests.support.webhooks import (
     BARE_CODE,
 )
@@ -27,9 +26,6 @@ from tests.support.webhooks import Mix as Mix
 from tests.support.webhooks import catalog_codes as catalog_codes
 from tests.support.webhooks import mixed_payloads as mixed_payloads
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
-
-_LOGGER = logging.getLogger(__name__)
-
 
 # ---- requests --------------------------------------------------------------------
 
@@ -116,7 +112,8 @@ def classify_with(
 
 def service_classifier() -> Callable[[bytes], list[pb.Classification]]:
     """The service's own classifier, in process: the server's CPU floor per item."""
-    from server.classify.classifier import Classifier, to_message
+    from server.classify.classifier import Classifier
+    from tests.support.oracle import to_message
 
     classifier = Classifier(load_catalog(EMBEDDED_CATALOG))
 

@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import logging
 import pstats
 import time
 from collections.abc import Callable, Sequence
 
 from bench import workload
-from server.catalog.loader import EMBEDDED_CATALOG, load_catalog
+from server.catalog import EMBEDDED_CATALOG, load_catalog
 from server.classify.classifier import Classifier
+from server.ops.metrics import NoMetrics
 from server.rpc.service import answer_batch
 from server.rpc.wire import WireEncoder
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
-
-_LOGGER = logging.getLogger(__name__)
 
 BATCH = 1000
 
@@ -42,22 +40,27 @@ def best_us_per_item(run: Callable[[], object], items: int, rounds: int) -> floa
     return best / items * 1e6
 
 
-def answer_all(requests: Sequence[bytes], encoder: WireEncoder) -> None:
+def answer_all(requests: Sequence[bytes], classifier: Classifier, encoder: WireEncoder) -> None:
     """What ClassifyStream does for each request, minus gRPC."""
+    metrics = NoMetrics()
     for raw in requests:
-        answer_batch(encoder, pb.ClassifyStreamRequest.FromString(raw).items)
+        answer_batch(classifier, encoder, pb.ClassifyStreamRequest.FromString(raw).items, metrics)
 
 
-def stages(requests: Sequence[bytes], encoder: WireEncoder, rounds: int) -> dict[str, float]:
+def stages(
+    requests: Sequence[bytes], classifier: Classifier, encoder: WireEncoder, rounds: int
+) -> dict[str, float]:
     """Per-item cost of the whole handler and of its stages."""
     items = len(requests) * BATCH
     decoded = [pb.ClassifyStreamRequest.FromString(raw) for raw in requests]
     payloads = [item.payload for request in decoded for item in request.items]
-    classify = encoder.classifier.classify_payload
+    classify = classifier.classify_payload
     decisions = [classify(payload) for payload in payloads]
 
     return {
-        "whole handler": best_us_per_item(lambda: answer_all(requests, encoder), items, rounds),
+        "whole handler": best_us_per_item(
+            lambda: answer_all(requests, classifier, encoder), items, rounds
+        ),
         "decode requests": best_us_per_item(
             lambda: [pb.ClassifyStreamRequest.FromString(raw) for raw in requests], items, rounds
         ),
@@ -79,14 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=7, help="best of this many (default 7)")
     parser.add_argument("--profile", action="store_true", help="also print a cProfile top 15")
     args = parser.parse_args(argv)
-    encoder = WireEncoder(Classifier(load_catalog(EMBEDDED_CATALOG)))
+    classifier = Classifier(load_catalog(EMBEDDED_CATALOG))
+    encoder = WireEncoder(classifier.version)
     requests = workload.stream_requests(workload.mixed_payloads(2000), BATCH)
     print(f"{len(requests)} requests of {BATCH} mixed bodies; µs per item, best of {args.rounds}")
-    for name, cost in stages(requests, encoder, args.rounds).items():
+    for name, cost in stages(requests, classifier, encoder, args.rounds).items():
         print(f"  {name:<18} {cost:6.2f}")
     if args.profile:
         profile = cProfile.Profile()
-        profile.runcall(answer_all, requests, encoder)
+        profile.runcall(answer_all, requests, classifier, encoder)
         pstats.Stats(profile).sort_stats("tottime").print_stats(15)
     return 0
 

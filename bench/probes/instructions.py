@@ -31,28 +31,40 @@ from typing import Any
 
 import grpc
 
-from bench import procs, workload
-from bench.loadgen import SERVICE
+from bench import answers, procs, workload
+from bench.names import CLASSIFY
 
-_LOGGER = logging.getLogger(__name__)
-
-METHOD = f"{SERVICE}/Classify"
 IN_FLIGHT = 16
 WARMUP = 300
 TOTALS = re.compile(rb"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
 
 
-def send(target: str, calls: int) -> None:
-    """`calls` unary Classify calls, IN_FLIGHT at a time, each answer checked for an error."""
+def send(target: str, calls: int, expect: bytes | None) -> None:
+    """`calls` unary Classify calls, IN_FLIGHT at a time, every answer checked.
+
+    The first against `expect` (bench/answers.py), each later one for status
+    OK and the same size; a wrong one raises answers.WrongAnswerError.
+    """
     request = workload.bare_code_request()
     with grpc.insecure_channel(target) as channel:
-        method = channel.unary_unary(METHOD)
+        method = channel.unary_unary(CLASSIFY)
+        try:
+            first = method(request, timeout=120, wait_for_ready=True)
+        except grpc.RpcError as exc:
+            raise answers.refused(CLASSIFY, exc, 0) from exc
+        size = answers.first_unary(CLASSIFY, first, expect)
         pending: deque[Any] = deque(
             method.future(request, timeout=120) for _ in range(min(IN_FLIGHT, calls))
         )
-        issued = len(pending)
+        issued, good = len(pending), 0
         while pending:
-            pending.popleft().result()
+            try:
+                answer = pending.popleft().result()
+            except grpc.RpcError as exc:
+                raise answers.refused(CLASSIFY, exc, good) from exc
+            if len(answer) != size:
+                raise answers.wrong_size(CLASSIFY, len(answer), size, good)
+            good += 1
             if issued < calls:
                 pending.append(method.future(request, timeout=120))
                 issued += 1
@@ -79,10 +91,10 @@ def count(kind: str, calls: int, workdir: Path, warmup: int = WARMUP) -> int:
     try:
         procs.wait_serving(port, timeout=300)
         target = f"{procs.HOST}:{port}"
-        send(target, warmup)
+        send(target, warmup, answers.unary_expected(kind))
         control = ["callgrind_control"]
         subprocess.run([*control, "--zero", str(popen.pid)], check=True, capture_output=True)
-        send(target, calls)
+        send(target, calls, answers.unary_expected(kind))
         subprocess.run([*control, "--dump", str(popen.pid)], check=True, capture_output=True)
     finally:
         popen.kill()

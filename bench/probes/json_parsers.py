@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import platform
 import random
 import time
@@ -27,8 +26,6 @@ from bench import workload
 from server.classify.generic_reader import extract_errors
 from server.classify.webhook_reader import extract_webhook_errors
 from tests.support import webhooks
-
-_LOGGER = logging.getLogger(__name__)
 
 _MSGSPEC = msgspec.json.Decoder()
 

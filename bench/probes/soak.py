@@ -31,11 +31,10 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench import procs, workload
-from bench.loadgen import CHANNEL_OPTIONS, SERVICE
+from bench.loadgen import CHANNEL_OPTIONS
+from bench.names import CLASSIFY_STREAM, method_path
 from bench.stats import percentile
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
-
-_LOGGER = logging.getLogger(__name__)
 
 CLOCK = time.perf_counter
 DEFAULT_SECONDS = 120.0
@@ -93,7 +92,7 @@ class Soak:
     def _unary(self, method: str, request: Any, response: Any) -> Any:
         """A unary multicallable on a random channel (messages in and out)."""
         return self._channel().unary_unary(
-            f"{SERVICE}/{method}",
+            method_path(method),
             request_serializer=request.SerializeToString,
             response_deserializer=response.FromString,
         )
@@ -178,7 +177,7 @@ class Soak:
 
     async def _one_stream(self) -> None:
         call = self._channel().stream_stream(
-            f"{SERVICE}/ClassifyStream",
+            CLASSIFY_STREAM,
             request_serializer=pb.ClassifyStreamRequest.SerializeToString,
             response_deserializer=pb.ClassifyStreamResponse.FromString,
         )(timeout=60)

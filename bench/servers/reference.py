@@ -3,28 +3,26 @@
 It serves the same method paths and shapes as the real service (unary
 Classify, bidi ClassifyStream, bytes in and out, no (de)serialisation) plus
 health, so the one load generator drives both, and the difference between
-the two is the cost of the service itself. `python -m bench.servers.reference --port P`.
+the two is the cost of the service itself. It answers with constants
+(bench/answers.py EMPTY_UNARY, EMPTY_STREAM), the bytes the load generators
+check for. `python -m bench.servers.reference --port P`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from server.app import MAX_MESSAGE_BYTES, GenericOnly
+from bench.answers import EMPTY_STREAM, EMPTY_UNARY
+from bench.names import SERVICE
+from server.app import MAX_MESSAGE_BYTES
+from server.rpc.registration import GenericOnly
 
-_LOGGER = logging.getLogger(__name__)
-
-SERVICE = "whatsapp.errors.v1.ErrorCatalogService"
-UNARY_RESPONSE = b"\n\x02\x08\x01"
-"""A few bytes: the reference does no work, so it answers with a constant."""
-STREAM_RESPONSE = b"\n\x02\n\x00"
 OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -33,12 +31,12 @@ OPTIONS = [
 
 
 async def _unary(request: bytes, context: Any) -> bytes:
-    return UNARY_RESPONSE
+    return EMPTY_UNARY
 
 
 async def _stream(requests: AsyncIterator[bytes], context: Any) -> AsyncIterator[bytes]:
     async for _ in requests:
-        yield STREAM_RESPONSE
+        yield EMPTY_STREAM
 
 
 def build(address: str) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:

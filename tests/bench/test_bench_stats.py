@@ -6,12 +6,7 @@ off-by-one overlap would misreport the tail.
 
 from __future__ import annotations
 
-import json
-
-import pytest
-
 from bench.machine_meter import measure, slow_spans
-from bench.probes import warmth
 from bench.stats import Spans, percentile
 
 
@@ -66,19 +61,3 @@ def test_measure_reports_wakeups_and_cpu_speed() -> None:
     assert result["chunk_median_us"] > 0
     assert 0 <= result["slow_pct"] <= 100
     assert isinstance(result["slow_spans"], list)
-
-
-def test_warmth_reports_one_chunk_cost_per_gap() -> None:
-    result = warmth.measure((0.0, 0.002), samples=15)
-    assert list(result) == ["0", "2"]  # keyed by the gap in ms, in the order asked
-    assert all(cost > 0 for cost in result.values())
-
-
-def test_warmth_prints_each_gap_against_back_to_back(capsys: pytest.CaptureFixture[str]) -> None:
-    assert warmth.main(["5"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in lines[:4]] == [
-        f"after {gap:>3} ms asleep" for gap in ("0", "1", "2", "10")
-    ]
-    assert "(1.00x)" in lines[0]
-    assert set(json.loads(lines[4])) == {"0", "1", "2", "10"}
