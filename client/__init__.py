@@ -1,33 +1,67 @@
 """Thin clients for the WhatsApp delivery-error service.
 
-    from client import ErrorClient, should_retry, retry_after
+    from client import ErrorClient, Unreachable, decide_per_message
 
-    with ErrorClient("127.0.0.1:50051") as errors:
-        for c in errors.classify(webhook_body).classifications:
-            if should_retry(c):
-                schedule_resend(c.context.message_id, after=retry_after(c))
+    with ErrorClient.from_env() as errors:          # WAERR_TARGET, WAERR_TOKEN, WAERR_TLS_*
+        for wamid, decision in decide_per_message(errors.classify(webhook_body)).items():
+            if decision.retry:
+                schedule_resend(wamid, after=decision.wait)
 
 `AsyncErrorClient` has the same methods for asyncio. Both return the
-generated messages (`whatsapp.errors.v1.error_catalog_pb2`, typed by .pyi).
+generated messages (`whatsapp.errors.v1.error_catalog_pb2`, typed by .pyi);
+the enums here (`Category.QUOTA`, `RetryStrategy.FIX_TEMPLATE`, ...) equal
+their wire values. Failed calls raise the classes of client.errors, all
+`grpc.RpcError`s.
 """
 
 from __future__ import annotations
 
 from client.aio_client import AsyncErrorClient
 from client.config import DEFAULT_TARGET, MAX_MESSAGE_BYTES, ClientConfig, ConfigError
-from client.errors import StreamError, describe
+from client.decisions import MessageDecision, decide, decide_per_message
+from client.enums import Actor, Category, MatchKind, RetryStrategy, Source
+from client.environment import config_from_env
+from client.errors import (
+    InputRefused,
+    LimitExceeded,
+    NotFound,
+    ServiceError,
+    StreamError,
+    TimedOut,
+    Unauthenticated,
+    Unreachable,
+)
 from client.retry import retry_after, should_retry
+from client.status import describe
 from client.sync_client import ErrorClient
+from client.version import version
 
 __all__ = [
     "DEFAULT_TARGET",
     "MAX_MESSAGE_BYTES",
+    "Actor",
     "AsyncErrorClient",
+    "Category",
     "ClientConfig",
     "ConfigError",
     "ErrorClient",
+    "InputRefused",
+    "LimitExceeded",
+    "MatchKind",
+    "MessageDecision",
+    "NotFound",
+    "RetryStrategy",
+    "ServiceError",
+    "Source",
     "StreamError",
+    "TimedOut",
+    "Unauthenticated",
+    "Unreachable",
+    "config_from_env",
+    "decide",
+    "decide_per_message",
     "describe",
     "retry_after",
     "should_retry",
+    "version",
 ]

@@ -16,14 +16,23 @@ timeout per batch instead of a deadline for the whole stream.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from types import TracebackType
 from typing import Any, cast
 
 import grpc
 
 from client import config as cfg
+from client import environment
 from client.aio_stream import AsyncStream
+from client.errors import raising_service_errors
 from client.inputs import (
     DEFAULT_BATCH_ITEMS,
     MAX_BATCH_ITEMS,
@@ -91,6 +100,15 @@ class AsyncErrorClient:
         )
         self._metadata = cfg.call_metadata(self.config)
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> AsyncErrorClient:
+        """A client configured from WAERR_TARGET, WAERR_TOKEN and WAERR_TLS_*.
+
+        Create it inside the running event loop. `options` (ClientConfig fields) win over
+        the environment; see client.environment.
+        """
+        return cls(environment.config_from_env(environ, **options))
+
     async def __aenter__(self) -> AsyncErrorClient:
         return self
 
@@ -117,9 +135,12 @@ class AsyncErrorClient:
 
     async def get_error(self, code: int, *, timeout: float | None = _UNSET) -> pb.GetErrorResponse:
         """One entry; NOT_FOUND (reason CODE_NOT_FOUND) for a code the catalog lacks."""
-        return await self.stub.GetError(  # type: ignore[no-any-return]
-            pb.GetErrorRequest(code=code), timeout=self._timeout(timeout), metadata=self._metadata
-        )
+        with raising_service_errors():
+            return await self.stub.GetError(  # type: ignore[no-any-return]
+                pb.GetErrorRequest(code=code),
+                timeout=self._timeout(timeout),
+                metadata=self._metadata,
+            )
 
     async def get_errors(
         self, codes: Iterable[int], *, timeout: float | None = _UNSET
@@ -127,9 +148,10 @@ class AsyncErrorClient:
         """Many entries in the order asked, in calls of at most 1000 codes."""
         merged = pb.BatchGetErrorsResponse()
         for request in batch_get_requests(codes):
-            part = await self.stub.BatchGetErrors(
-                request, timeout=self._timeout(timeout), metadata=self._metadata
-            )
+            with raising_service_errors():
+                part = await self.stub.BatchGetErrors(
+                    request, timeout=self._timeout(timeout), metadata=self._metadata
+                )
             merged.errors.extend(part.errors)
             merged.catalog_version = part.catalog_version
         return merged
@@ -137,31 +159,32 @@ class AsyncErrorClient:
     async def list_errors_page(
         self,
         *,
-        category: pb.Category.ValueType = pb.CATEGORY_UNSPECIFIED,
+        category: int = pb.CATEGORY_UNSPECIFIED,
         query: str = "",
-        source: pb.Source.ValueType = pb.SOURCE_UNSPECIFIED,
+        source: int = pb.SOURCE_UNSPECIFIED,
         page_size: int = 0,
         page_token: str = "",
         timeout: float | None = _UNSET,
     ) -> pb.ListErrorsResponse:
-        """One page of ListErrors, as the server returns it."""
+        """One page of ListErrors, as the server returns it (`category`: a Category, ...)."""
         request = pb.ListErrorsRequest(
-            category=category,
+            category=pb.Category.ValueType(category),
             query=query,
-            source=source,
+            source=pb.Source.ValueType(source),
             page_size=page_size,
             page_token=page_token,
         )
-        return await self.stub.ListErrors(  # type: ignore[no-any-return]
-            request, timeout=self._timeout(timeout), metadata=self._metadata
-        )
+        with raising_service_errors():
+            return await self.stub.ListErrors(  # type: ignore[no-any-return]
+                request, timeout=self._timeout(timeout), metadata=self._metadata
+            )
 
     async def list_errors(
         self,
         *,
-        category: pb.Category.ValueType = pb.CATEGORY_UNSPECIFIED,
+        category: int = pb.CATEGORY_UNSPECIFIED,
         query: str = "",
-        source: pb.Source.ValueType = pb.SOURCE_UNSPECIFIED,
+        source: int = pb.SOURCE_UNSPECIFIED,
         page_size: int = 500,
         timeout: float | None = _UNSET,
     ) -> AsyncIterator[pb.ErrorInfo]:
@@ -188,9 +211,10 @@ class AsyncErrorClient:
 
     async def categories(self, *, timeout: float | None = _UNSET) -> pb.ListCategoriesResponse:
         """The document's categories with descriptions and code counts."""
-        return await self.stub.ListCategories(  # type: ignore[no-any-return]
-            pb.ListCategoriesRequest(), timeout=self._timeout(timeout), metadata=self._metadata
-        )
+        with raising_service_errors():
+            return await self.stub.ListCategories(  # type: ignore[no-any-return]
+                pb.ListCategoriesRequest(), timeout=self._timeout(timeout), metadata=self._metadata
+            )
 
     # ---- classification -----------------------------------------------------
 
@@ -198,9 +222,10 @@ class AsyncErrorClient:
         self, value: Input, *, timeout: float | None = _UNSET
     ) -> pb.ClassifyResponse:
         """One failure (code, body, text, dict, ...): one classification per error found."""
-        return await self.stub.Classify(  # type: ignore[no-any-return]
-            classify_request(value), timeout=self._timeout(timeout), metadata=self._metadata
-        )
+        with raising_service_errors():
+            return await self.stub.Classify(  # type: ignore[no-any-return]
+                classify_request(value), timeout=self._timeout(timeout), metadata=self._metadata
+            )
 
     async def classify_stream(
         self,
@@ -236,11 +261,18 @@ class AsyncErrorClient:
     ) -> pb.SummarizeErrorsResponse:
         """One report for all inputs (no deadline by default, as in ErrorClient.summarize)."""
         call = self.stub.SummarizeErrors(timeout=timeout, metadata=self._metadata)
-        try:
-            async for batch in item_batches(values, batch_size):
-                await call.write(pb.SummarizeErrorsRequest(items=batch))
-            await call.done_writing()
-        except BaseException:
-            call.cancel()
-            raise
-        return await call  # type: ignore[no-any-return]
+        with raising_service_errors():
+            try:
+                async for batch in item_batches(values, batch_size):
+                    await call.write(pb.SummarizeErrorsRequest(items=batch))
+                await call.done_writing()
+            except (grpc.RpcError, asyncio.InvalidStateError):
+                # A write on a call the server already ended: grpc.aio says INTERNAL "execute_batch"
+                # (grpc/grpc#36066); the call's own status (UNAUTHENTICATED, ...) is the answer.
+                if not call.done():
+                    call.cancel()
+                    raise
+            except BaseException:
+                call.cancel()
+                raise
+            return await call  # type: ignore[no-any-return]

@@ -1,10 +1,10 @@
 """How the client reaches the service: target, TLS, token, limits, retries, balancing.
 
 One place builds the channel arguments for both the sync and the asyncio
-client, so the two behave the same: round-robin across every address, gRPC
-retries for UNAVAILABLE only (every method here is read-only, so a retry can
-never do anything twice), the server's message-size limits, keepalive pings
-that notice a dead peer, and a default deadline on every call.
+client, so the two behave the same: the published channel policy
+(client.policy: round-robin across every address, gRPC retries for
+UNAVAILABLE only, the server's message-size limits, keepalive pings that
+notice a dead peer) and a default deadline on every call.
 """
 
 from __future__ import annotations
@@ -19,33 +19,16 @@ from typing import Any
 
 import grpc
 
+from client.policy import CHANNEL_OPTIONS, SERVICE_CONFIG
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ErrorCatalogService"].full_name
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-"""Largest request or response message; duplicates server.app.MAX_MESSAGE_BYTES on purpose
-(the client must not import the server)."""
+MAX_MESSAGE_BYTES: int = CHANNEL_OPTIONS["grpc.max_receive_message_length"]
+"""Largest request or response message (channel_options.json); the same as
+server.app.MAX_MESSAGE_BYTES, which the client must not import."""
 DEFAULT_TARGET = "127.0.0.1:50051"
 DEFAULT_TIMEOUT_SECONDS = 10.0
 USER_AGENT = "waerr-client/1.0"
-
-SERVICE_CONFIG: dict[str, Any] = {
-    "methodConfig": [
-        {
-            "name": [{"service": SERVICE_NAME}],
-            "retryPolicy": {
-                "maxAttempts": 5,
-                "initialBackoff": "0.1s",
-                "maxBackoff": "2s",
-                "backoffMultiplier": 2,
-                "retryableStatusCodes": ["UNAVAILABLE"],
-            },
-        }
-    ],
-    "loadBalancingConfig": [{"round_robin": {}}],
-}
-"""Retries UNAVAILABLE only (never a deadline or a server error) and spreads calls over
-every resolved address instead of pinning the first one (pick_first, gRPC's default)."""
 
 
 class ConfigError(ValueError):
@@ -135,13 +118,7 @@ def channel_options(config: ClientConfig) -> list[tuple[str, Any]]:
     """Channel arguments shared by the sync and the asyncio client."""
     options: list[tuple[str, Any]] = [
         ("grpc.service_config", json.dumps(SERVICE_CONFIG)),
-        ("grpc.enable_retries", 1),
-        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-        # A peer that vanishes without closing the connection is noticed within ~30 s
-        # (the server allows pings every 10 s).
-        ("grpc.keepalive_time_ms", 20_000),
-        ("grpc.keepalive_timeout_ms", 10_000),
+        *CHANNEL_OPTIONS.items(),
         ("grpc.primary_user_agent", USER_AGENT),
     ]
     if config.tls_server_name:

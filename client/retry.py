@@ -20,16 +20,17 @@ DEFAULT_BACKOFF = timedelta(seconds=1)
 MAX_BACKOFF = timedelta(hours=1)
 
 
-def _infos(answer: Answer) -> list[pb.ErrorInfo]:
+def _errors(answer: Answer) -> list[tuple[pb.ErrorInfo, pb.Classification | None]]:
+    """Each error of the answer, with its classification when it has one."""
     if isinstance(answer, pb.ErrorInfo):
-        return [answer]
+        return [(answer, None)]
     if isinstance(answer, pb.Classification):
-        return [answer.error_info]
+        return [(answer.error_info, answer)]
     if isinstance(answer, pb.GetErrorResponse):
-        return [answer.error]
+        return [(answer.error, None)]
     if isinstance(answer, pb.ClassifyResult) and answer.status.code != 0:
         return []  # the item could not be read: nothing says a resend would work
-    return [c.error_info for c in answer.classifications]
+    return [(c.error_info, c) for c in answer.classifications]
 
 
 def should_retry(answer: Answer) -> bool:
@@ -37,9 +38,38 @@ def should_retry(answer: Answer) -> bool:
 
     For a payload with several errors, only when every one of them is
     retryable; for an item that failed to classify, or held no error, never.
+    (client.decisions groups the errors by message first.)
     """
-    infos = _infos(answer)
-    return bool(infos) and all(info.retryable for info in infos)
+    errors = _errors(answer)
+    return bool(errors) and all(info.retryable for info, _ in errors)
+
+
+def wait_for(
+    info: pb.ErrorInfo,
+    classification: pb.Classification | None = None,
+    attempt: int = 0,
+    max_backoff: timedelta = MAX_BACKOFF,
+) -> timedelta:
+    """The wait before resend number `attempt + 1` for one retryable error.
+
+    A wait the input itself stated (`Classification.retry_after`: a Retry-After
+    header, "retry in 5 minutes" in the details) comes first; then
+    RETRY_WITH_BACKOFF doubles the entry's hint (or 1 s) per attempt, capped at
+    `max_backoff`, and any other strategy waits the entry's `retry_after`.
+    """
+    if attempt < 0:
+        raise ValueError(f"attempt must not be negative, got {attempt}")
+    if classification is not None and classification.HasField("retry_after"):
+        stated: timedelta = classification.retry_after.ToTimedelta()
+        return stated
+    hint: timedelta = (
+        info.retry_after.ToTimedelta() if info.HasField("retry_after") else timedelta(0)
+    )
+    if info.retry_strategy == pb.RETRY_STRATEGY_RETRY_WITH_BACKOFF:
+        base = hint or DEFAULT_BACKOFF
+        factor: int = 2 ** min(attempt, 32)
+        return min(base * factor, max_backoff)
+    return hint
 
 
 def retry_after(
@@ -47,20 +77,10 @@ def retry_after(
 ) -> timedelta | None:
     """How long to wait before resend number `attempt + 1`; None when not to resend.
 
-    RETRY_AFTER waits the entry's `retry_after`; RETRY_WITH_BACKOFF doubles
-    its hint (or 1 s) per attempt, capped at `max_backoff`. With several
-    errors the longest wait wins.
+    Each error waits as `wait_for` says; with several errors the longest wait wins.
     """
     if attempt < 0:
         raise ValueError(f"attempt must not be negative, got {attempt}")
     if not should_retry(answer):
         return None
-    waits: list[timedelta] = []
-    for info in _infos(answer):
-        hint = info.retry_after.ToTimedelta() if info.HasField("retry_after") else timedelta(0)
-        if info.retry_strategy == pb.RETRY_STRATEGY_RETRY_WITH_BACKOFF:
-            base = hint or DEFAULT_BACKOFF
-            waits.append(min(base * (2 ** min(attempt, 32)), max_backoff))
-        else:
-            waits.append(hint)
-    return max(waits)
+    return max(wait_for(info, c, attempt, max_backoff) for info, c in _errors(answer))

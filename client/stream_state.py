@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from client.errors import StreamError, describe
+from client.errors import StreamError, stream_failure
+from client.status import describe
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 _LOGGER = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class StreamState:
     def check_end(self) -> None:
         """After the server closed the stream: every batch answered, input read to its end."""
         if self.pending:
-            raise StreamError(
+            raise stream_failure(
                 grpc.StatusCode.INTERNAL,
                 f"server ended ClassifyStream with {len(self.pending)} batches unanswered",
                 self.answered,
@@ -62,10 +63,11 @@ class StreamState:
         """Consecutive failures so far, or the StreamError to raise when not to reconnect."""
         failures = 1 if got_answer else failures + 1
         if not _connection_lost(exc) or failures > MAX_RECONNECTS:
-            raise StreamError(
+            raise stream_failure(
                 exc.code(),
                 f"ClassifyStream failed after {self.answered} results: {describe(exc)}",
                 self.answered,
+                exc,
             ) from exc
         _LOGGER.warning(
             "ClassifyStream broke after %d results (%s); resending %d batches on a new stream",
@@ -77,7 +79,7 @@ class StreamState:
 
     def stalled(self, exc: BaseException | None, timeout: float | None) -> StreamError:
         """The error for a batch left unanswered for `timeout` seconds."""
-        error = StreamError(
+        error = stream_failure(
             grpc.StatusCode.DEADLINE_EXCEEDED,
             f"ClassifyStream: no answer for a batch within {timeout:g}s "
             f"after {self.answered} results",
@@ -89,7 +91,7 @@ class StreamState:
     def match(self, response: pb.ClassifyStreamResponse) -> Sent:
         """Pops the batch `response` answers; a StreamError if it does not match."""
         if not self.pending:
-            raise StreamError(
+            raise stream_failure(
                 grpc.StatusCode.INTERNAL, "server sent an answer for no batch", self.answered
             )
         sent = self.pending.popleft()
@@ -98,7 +100,7 @@ class StreamState:
         if len(results) != len(items) or any(
             r.id != i.id for r, i in zip(results, items, strict=True)
         ):
-            raise StreamError(
+            raise stream_failure(
                 grpc.StatusCode.INTERNAL,
                 f"server answered a batch of {len(items)} items with {len(results)} results "
                 "or other ids",

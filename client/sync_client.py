@@ -5,19 +5,22 @@
         for result in errors.classify_stream(webhook_bodies):
             ...
 
-Unary calls raise `grpc.RpcError` (UNAVAILABLE only after the channel's
-retries); streams raise `client.errors.StreamError`, also a `grpc.RpcError`.
+Failed calls raise the client's own classes (client.errors: Unreachable only
+after the channel's retries, InputRefused, NotFound, ...), all `grpc.RpcError`s;
+streams raise `StreamError`, which is also the class of its cause.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import grpc
 
 from client import config as cfg
+from client import environment
+from client.errors import raising_service_errors
 from client.inputs import (
     DEFAULT_BATCH_ITEMS,
     MAX_BATCH_ITEMS,
@@ -62,6 +65,14 @@ class ErrorClient:
         self.stub = pb_grpc.ErrorCatalogServiceStub(self.channel)
         self._metadata = cfg.call_metadata(self.config)
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> ErrorClient:
+        """A client configured from WAERR_TARGET, WAERR_TOKEN and WAERR_TLS_*.
+
+        `options` (ClientConfig fields) win over the environment; see client.environment.
+        """
+        return cls(environment.config_from_env(environ, **options))
+
     def __enter__(self) -> ErrorClient:
         return self
 
@@ -88,9 +99,12 @@ class ErrorClient:
 
     def get_error(self, code: int, *, timeout: float | None = _UNSET) -> pb.GetErrorResponse:
         """One entry; NOT_FOUND (reason CODE_NOT_FOUND) for a code the catalog lacks."""
-        return self.stub.GetError(  # type: ignore[no-any-return]
-            pb.GetErrorRequest(code=code), timeout=self._timeout(timeout), metadata=self._metadata
-        )
+        with raising_service_errors():
+            return self.stub.GetError(  # type: ignore[no-any-return]
+                pb.GetErrorRequest(code=code),
+                timeout=self._timeout(timeout),
+                metadata=self._metadata,
+            )
 
     def get_errors(
         self, codes: Iterable[int], *, timeout: float | None = _UNSET
@@ -98,9 +112,10 @@ class ErrorClient:
         """Many entries in the order asked, in calls of at most 1000 codes."""
         merged = pb.BatchGetErrorsResponse()
         for request in batch_get_requests(codes):
-            part = self.stub.BatchGetErrors(
-                request, timeout=self._timeout(timeout), metadata=self._metadata
-            )
+            with raising_service_errors():
+                part = self.stub.BatchGetErrors(
+                    request, timeout=self._timeout(timeout), metadata=self._metadata
+                )
             merged.errors.extend(part.errors)
             merged.catalog_version = part.catalog_version
         return merged
@@ -108,31 +123,32 @@ class ErrorClient:
     def list_errors_page(
         self,
         *,
-        category: pb.Category.ValueType = pb.CATEGORY_UNSPECIFIED,
+        category: int = pb.CATEGORY_UNSPECIFIED,
         query: str = "",
-        source: pb.Source.ValueType = pb.SOURCE_UNSPECIFIED,
+        source: int = pb.SOURCE_UNSPECIFIED,
         page_size: int = 0,
         page_token: str = "",
         timeout: float | None = _UNSET,
     ) -> pb.ListErrorsResponse:
-        """One page of ListErrors, as the server returns it."""
+        """One page of ListErrors, as the server returns it (`category`: a Category, ...)."""
         request = pb.ListErrorsRequest(
-            category=category,
+            category=pb.Category.ValueType(category),
             query=query,
-            source=source,
+            source=pb.Source.ValueType(source),
             page_size=page_size,
             page_token=page_token,
         )
-        return self.stub.ListErrors(  # type: ignore[no-any-return]
-            request, timeout=self._timeout(timeout), metadata=self._metadata
-        )
+        with raising_service_errors():
+            return self.stub.ListErrors(  # type: ignore[no-any-return]
+                request, timeout=self._timeout(timeout), metadata=self._metadata
+            )
 
     def list_errors(
         self,
         *,
-        category: pb.Category.ValueType = pb.CATEGORY_UNSPECIFIED,
+        category: int = pb.CATEGORY_UNSPECIFIED,
         query: str = "",
-        source: pb.Source.ValueType = pb.SOURCE_UNSPECIFIED,
+        source: int = pb.SOURCE_UNSPECIFIED,
         page_size: int = 500,
         timeout: float | None = _UNSET,
     ) -> Iterator[pb.ErrorInfo]:
@@ -158,17 +174,19 @@ class ErrorClient:
 
     def categories(self, *, timeout: float | None = _UNSET) -> pb.ListCategoriesResponse:
         """The document's categories with descriptions and code counts."""
-        return self.stub.ListCategories(  # type: ignore[no-any-return]
-            pb.ListCategoriesRequest(), timeout=self._timeout(timeout), metadata=self._metadata
-        )
+        with raising_service_errors():
+            return self.stub.ListCategories(  # type: ignore[no-any-return]
+                pb.ListCategoriesRequest(), timeout=self._timeout(timeout), metadata=self._metadata
+            )
 
     # ---- classification -----------------------------------------------------
 
     def classify(self, value: Input, *, timeout: float | None = _UNSET) -> pb.ClassifyResponse:
         """One failure (code, body, text, dict, ...): one classification per error found."""
-        return self.stub.Classify(  # type: ignore[no-any-return]
-            classify_request(value), timeout=self._timeout(timeout), metadata=self._metadata
-        )
+        with raising_service_errors():
+            return self.stub.Classify(  # type: ignore[no-any-return]
+                classify_request(value), timeout=self._timeout(timeout), metadata=self._metadata
+            )
 
     def classify_stream(
         self,
@@ -208,8 +226,9 @@ class ErrorClient:
         requests = Guarded(
             pb.SummarizeErrorsRequest(items=batch) for batch in item_batches(values, batch_size)
         )
-        summary: pb.SummarizeErrorsResponse = self.stub.SummarizeErrors(
-            iter(requests), timeout=timeout, metadata=self._metadata
-        )
+        with raising_service_errors():
+            summary: pb.SummarizeErrorsResponse = self.stub.SummarizeErrors(
+                iter(requests), timeout=timeout, metadata=self._metadata
+            )
         requests.reraise()
         return summary

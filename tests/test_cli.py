@@ -265,7 +265,7 @@ def test_stream_with_bad_lines_exits_1_and_loses_nothing(
         b"",
         b"[1, 2]",
         SHAPES[4],
-        b'{"error": {"code": -3}}',
+        b'{"error": {"code": true}}',
     ]
     source.write_bytes(b"\n".join(lines) + b"\n")
     result = waerr("classify", "--stream", str(source), target=server.target)
@@ -331,3 +331,12 @@ def test_summarize_prints_counts(server: ServerThread, tmp_path: Path) -> None:
     assert as_json.returncode == 1  # an item could not be read
     summary = json_format.Parse(as_json.stdout, pb.SummarizeErrorsResponse())
     assert (summary.total_items, summary.invalid_items) == (2, 1)
+
+
+def test_version_is_the_installed_package_version() -> None:
+    from client import version
+
+    result = waerr("--version", target=None)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"waerr {version()}"
+    assert version() != "unknown"

@@ -6,11 +6,11 @@ Every usage error is one line on stderr and exit 2, before anything connects.
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+from client import environment as env
 from client.cli import tables as fmt
 from client.config import (
     DEFAULT_TARGET,
@@ -20,6 +20,7 @@ from client.config import (
     read_token,
 )
 from client.inputs import DEFAULT_BATCH_ITEMS, MAX_BATCH_ITEMS
+from client.version import version
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 PROG = "waerr"
@@ -108,16 +109,28 @@ def _connection_options(parser: argparse.ArgumentParser, defaults: bool) -> None
         f"(default {DEFAULT_TIMEOUT_SECONDS:g})",
     )
     group.add_argument(
-        "--tls-ca", type=Path, default=default(None), help="CA bundle (turns TLS on)"
+        "--tls-ca",
+        type=Path,
+        default=default(None),
+        help=f"CA bundle (turns TLS on; default: ${env.TLS_CA})",
     )
     group.add_argument(
-        "--tls-cert", type=Path, default=default(None), help="client certificate (mutual TLS)"
+        "--tls-cert",
+        type=Path,
+        default=default(None),
+        help=f"client certificate (mutual TLS; default: ${env.TLS_CERT})",
     )
-    group.add_argument("--tls-key", type=Path, default=default(None), help="client private key")
+    group.add_argument(
+        "--tls-key",
+        type=Path,
+        default=default(None),
+        help=f"client private key (default: ${env.TLS_KEY})",
+    )
     group.add_argument(
         "--tls-server-name",
         default=default(None),
-        help="name to check the server certificate against (when --target is an IP)",
+        help=f"name to check the server certificate against when --target is an IP "
+        f"(default: ${env.TLS_SERVER_NAME})",
     )
     group.add_argument(
         "--token-file",
@@ -140,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Look up WhatsApp delivery-error codes and classify failed webhooks.",
         epilog="Exit codes: 0 ok, 1 items not classified or server unreachable, 2 usage error.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     _connection_options(parser, defaults=True)
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
@@ -198,21 +212,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from(args: argparse.Namespace) -> ClientConfig:
-    """The client configuration the flags and WAERR_* environment variables ask for."""
-    target = args.target or os.environ.get("WAERR_TARGET") or DEFAULT_TARGET
-    grpc_target(target)  # a malformed target is a usage error, reported before connecting
-    token = read_token(args.token_file) if args.token_file else None
-    if token is None:
-        token = os.environ.get("WAERR_TOKEN", "").strip() or None
-    return ClientConfig(
-        target=target,
+    """The client configuration the flags ask for, WAERR_* variables filling the rest.
+
+    The same variables as ErrorClient.from_env() (client.environment); a flag wins.
+    """
+    config = env.config_from_env(
+        target=args.target,
         timeout=args.timeout,
         tls_ca=args.tls_ca,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_server_name=args.tls_server_name,
-        token=token,
+        token=read_token(args.token_file) if args.token_file else None,
     )
+    grpc_target(config.target)  # a malformed target is a usage error, reported before connecting
+    return config
 
 
 def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -34,11 +34,9 @@ from client.cli.arguments import (
     config_from,
 )
 from client.cli.files import classify_file, count_lines, read_items
-from client.config import (
-    DEFAULT_TARGET,
-    ConfigError,
-)
-from client.errors import describe, error_metadata
+from client.config import ConfigError
+from client.environment import target_from_env
+from client.status import describe, error_metadata
 from client.stream_state import DEFAULT_WINDOW
 from client.sync_client import ErrorClient
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
@@ -228,10 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except grpc.RpcError as exc:
         if hasattr(exc, "code") and exc.code() == grpc.StatusCode.UNAVAILABLE:
-            _error(
-                f"cannot reach {args.target or os.environ.get('WAERR_TARGET') or DEFAULT_TARGET}: "
-                f"{describe(exc)}"
-            )
+            _error(f"cannot reach {args.target or target_from_env()}: {describe(exc)}")
         else:
             _error(f"{args.command} failed: {describe(exc)}")
         return EXIT_FAILED
