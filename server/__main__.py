@@ -1,4 +1,10 @@
-"""Command line entry point: `python -m server --host H --port P`."""
+"""Command line entry point: `python -m server --host H --port P`.
+
+Every flag also reads a `WAERR_*` variable (server/ops/env_flags.py). A
+start-up failure (a bad flag, TLS files that do not go together, a port in
+use, an invalid catalog) is one line on stderr and exit status 2, never a
+traceback.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +12,57 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Mapping
+from importlib import metadata
 from pathlib import Path
+from typing import NoReturn
 
-from server.app import DEFAULT_GRACE_SECONDS, ServerConfig, serve
+from server.app import (
+    DEFAULT_GRACE_SECONDS,
+    DEFAULT_MAX_STREAMS_PER_CONNECTION,
+    ServerConfig,
+    serve,
+)
 from server.catalog import EMBEDDED_CATALOG, CatalogError
 from server.ops import admission as limits
 from server.ops import security
+from server.ops.arrival import DEFAULT_REQUEST_TIMEOUT
+from server.ops.env_flags import apply_env_defaults
 from server.ops.logs import FORMATS
 from server.ops.logs import configure as configure_logging
 from server.workers import DEFAULT_WORKERS, run_workers
 
 _LOGGER = logging.getLogger(__name__)
 
+DISTRIBUTION = "whatsapp-delivery-errors"
 SWITCH_INTERVAL_S = 0.0005
 """How long a thread may hold the GIL while another waits (Python's default: 5 ms)."""
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (usage is one `--help` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        sys.exit(2)
+
+
+def version() -> str:
+    """The installed package's version ("unknown" when run from a bare checkout)."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
     """The server's options; every one has a working default."""
-    parser = argparse.ArgumentParser(
-        prog="python -m server", description="Serve the WhatsApp delivery-error catalog over gRPC."
+    parser = _Parser(
+        prog="python -m server",
+        description="Serve the WhatsApp delivery-error catalog over gRPC. Every flag also "
+        "reads WAERR_<FLAG> (e.g. WAERR_METRICS_PORT); the command line wins.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=50051, help="port to bind (default 50051)")
     parser.add_argument(
@@ -61,7 +97,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         help="serve Prometheus /metrics on this port (default: off; 0 picks a free port)",
     )
-    parser.add_argument("--metrics-host", help="address for /metrics (default: the --host value)")
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address for /metrics (default 127.0.0.1: give 0.0.0.0 for a scraper elsewhere)",
+    )
     parser.add_argument(
         "--watch-interval",
         type=float,
@@ -70,12 +110,76 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(default 0: off; SIGHUP always reloads)",
     )
     limits.add_arguments(parser)
+    parser.add_argument(
+        "--max-streams-per-connection",
+        type=int,
+        default=DEFAULT_MAX_STREAMS_PER_CONNECTION,
+        metavar="N",
+        help="HTTP/2 streams one connection may hold open "
+        f"(default {DEFAULT_MAX_STREAMS_PER_CONNECTION})",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=DEFAULT_REQUEST_TIMEOUT,
+        metavar="SECONDS",
+        help="a unary call must deliver its request within this long "
+        f"(default {DEFAULT_REQUEST_TIMEOUT:g}; 0: no deadline)",
+    )
     security.add_arguments(parser)
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(
+    argv: list[str] | None = None, environ: Mapping[str, str] | None = None
+) -> argparse.Namespace:
+    """The options from `argv`, with WAERR_* variables as the defaults."""
+    parser = build_parser()
+    apply_env_defaults(parser, environ)
+    args = parser.parse_args(argv)
+    problem = _out_of_range(args)
+    if problem:
+        parser.error(problem)
+    return args
+
+
+def _out_of_range(args: argparse.Namespace) -> str | None:
+    if args.max_concurrent_rpcs < 0:
+        return "--max-concurrent-rpcs must be 0 (no limit) or more"
+    if args.workers < 1:
+        return "--workers must be at least 1"
+    if args.max_streams_per_connection < 1:
+        return "--max-streams-per-connection must be at least 1"
+    if args.max_health_watches < 0:
+        return "--max-health-watches must be 0 or more"
+    for flag in ("grace", "request_timeout", "stream_idle_timeout", "watch_interval"):
+        if getattr(args, flag) < 0:
+            return f"--{flag.replace('_', '-')} must not be negative"
+    return None
+
+
+def config_from_args(args: argparse.Namespace, secure: security.SecuritySettings) -> ServerConfig:
+    """What the server is built from, given the parsed flags and the security settings."""
+    return ServerConfig(
+        catalog_path=args.catalog,
+        overlay_path=args.overlay,
+        reflection=not args.no_reflection,
+        tls=secure.tls,
+        token=secure.token,
+        max_concurrent_rpcs=args.max_concurrent_rpcs or None,
+        max_streams_per_connection=args.max_streams_per_connection,
+        stream_idle_timeout=args.stream_idle_timeout,
+        request_timeout=args.request_timeout,
+        max_health_watches=args.max_health_watches,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+        metrics_token=secure.metrics_token,
+        watch_interval=args.watch_interval,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs the server until a signal stops it."""
+    """Runs the server until a signal stops it; 2 (and one line) if it cannot start."""
     args = parse_args(argv)
     # Hand the GIL to gRPC's poller thread within 0.5 ms instead of 5 ms, so a call
     # that arrived waits less behind a busy handler (bench/README.md).
@@ -84,38 +188,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         secure = security.settings_from_args(args)
     except security.SecurityConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.max_concurrent_rpcs < 0:
-        print("error: --max-concurrent-rpcs must be 0 (no limit) or more", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
     _LOGGER.info("%s; at most %s calls in flight", secure.describe(), args.max_concurrent_rpcs)
-    config = ServerConfig(
-        catalog_path=args.catalog,
-        overlay_path=args.overlay,
-        reflection=not args.no_reflection,
-        tls=secure.tls,
-        token=secure.token,
-        max_concurrent_rpcs=args.max_concurrent_rpcs or None,
-    )
-    config.metrics_port = args.metrics_port
-    config.metrics_host = args.metrics_host or args.host
-    config.watch_interval = args.watch_interval
+    config = config_from_args(args, secure)
+    open_metrics = secure.metrics_token is None and args.metrics_port is not None
+    if open_metrics and not security.is_loopback(args.metrics_host):
+        _LOGGER.warning(
+            "/metrics on %s answers anyone: give --metrics-token-file to require a token",
+            args.metrics_host,
+        )
     host = f"[{args.host}]" if ":" in args.host and not args.host.startswith("[") else args.host
-    if args.workers < 1:
-        print("error: --workers must be at least 1", file=sys.stderr)
-        return 2
     try:
         if args.workers > 1:
             return run_workers(host, args.port, config, args.grace, args.workers)
         asyncio.run(serve(f"{host}:{args.port}", config, grace=args.grace))
     except CatalogError as exc:
-        print(f"error: invalid catalog: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"invalid catalog: {exc}")
     except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
     return 0
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

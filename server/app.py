@@ -23,21 +23,29 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from server.catalog import EMBEDDED_CATALOG, load_catalog
 from server.classify.classifier import Classifier, ClassifierHolder
 from server.ops import gc_freeze as heap
+from server.ops.admission import DEFAULT_MAX_HEALTH_WATCHES, DEFAULT_STREAM_IDLE_SECONDS
 from server.ops.admission import interceptors as limit_interceptors
+from server.ops.arrival import DEFAULT_REQUEST_TIMEOUT, RequestArrival
 from server.ops.auth import interceptors as auth_interceptors
+from server.ops.health import HealthServicer
 from server.ops.instrument import instrument
 from server.ops.metrics import Metrics, NoMetrics
-from server.ops.reload import CatalogReloader, ReloadHandle
+from server.ops.overlay_guard import check_overlay
+from server.ops.reload import CatalogReloader, ReloadHandle, ignore_sighup
 from server.ops.security import TlsFiles, server_credentials
+from server.rpc import budget
 from server.rpc.registration import SERVICE, GenericOnly, add_servicer
 from server.rpc.service import ErrorCatalogServicer
+from server.rpc.wire_guard import CHECKS
 
 _LOGGER = logging.getLogger(__name__)
 
 SERVICE_NAME = SERVICE.full_name
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+MAX_MESSAGE_BYTES = budget.MAX_MESSAGE_BYTES
 """Largest request or response message, on both sides (clients use the same)."""
 DEFAULT_GRACE_SECONDS = 10.0
+DEFAULT_MAX_STREAMS_PER_CONNECTION = 100
+"""HTTP/2 streams one connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS)."""
 
 
 @dataclass
@@ -50,6 +58,14 @@ class ServerConfig:
     reuse_port: bool = False
     max_concurrent_rpcs: int | None = None
     """Our own cap on calls and streams in flight (server/ops/admission.py); None or 0: no cap."""
+    max_streams_per_connection: int = DEFAULT_MAX_STREAMS_PER_CONNECTION
+    """So one connection cannot take every slot of the cap above."""
+    stream_idle_timeout: float = DEFAULT_STREAM_IDLE_SECONDS
+    """A stream sending no request for this long is ended (UNAVAILABLE); 0: never."""
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    """A unary call must deliver its request within this long (server/ops/arrival.py)."""
+    max_health_watches: int = DEFAULT_MAX_HEALTH_WATCHES
+    """Health Watch streams open at once (Check is never limited)."""
     tls: TlsFiles | None = None
     """Serve TLS (mutual TLS when `tls.client_ca` is set); None: plaintext."""
     token: str | None = None
@@ -60,6 +76,9 @@ class ServerConfig:
     metrics_port: int | None = None
     """Serve Prometheus /metrics on this port (0 picks one); None: no metrics at all."""
     metrics_host: str = "127.0.0.1"
+    """Loopback unless asked: the body tells the traffic mix and the catalog version."""
+    metrics_token: str | None = None
+    """Require `Authorization: Bearer <token>` on /metrics; None: open (on metrics_host)."""
     watch_interval: float = 0.0
     """Poll the catalog files every this many seconds and reload on change; 0: SIGHUP only."""
 
@@ -76,10 +95,11 @@ class RunningServer:
 
 
 def server_options(config: ServerConfig) -> list[tuple[str, Any]]:
-    """Channel arguments: message limits, keepalive, connection age, port sharing."""
+    """Channel arguments: message limits, streams per connection, keepalive, connection age."""
     return [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_concurrent_streams", config.max_streams_per_connection),
         ("grpc.so_reuseport", 1 if config.reuse_port else 0),
         ("grpc.keepalive_time_ms", 60_000),
         ("grpc.keepalive_timeout_ms", 20_000),
@@ -94,14 +114,22 @@ def server_options(config: ServerConfig) -> list[tuple[str, Any]]:
 def create_server(address: str, config: ServerConfig | None = None) -> RunningServer:
     """Builds (does not start) a server bound to `address`, with the parts shutdown needs."""
     config = config or ServerConfig()
+    check_overlay(config.overlay_path)
     classifier = Classifier(load_catalog(config.catalog_path, config.overlay_path))
     holder = ClassifierHolder(classifier)
     metrics = Metrics() if config.metrics_port is not None else NoMetrics()
     refused = metrics.refused_call if metrics.enabled else None
     interceptors = [  # outermost first; auth before the limit: refusals take no slot
+        RequestArrival(config.request_timeout),  # unary requests are read under a deadline
         *config.interceptors,
         *auth_interceptors(config.token, refused),
-        *limit_interceptors(config.max_concurrent_rpcs, refused),
+        *limit_interceptors(
+            config.max_concurrent_rpcs,
+            refused,
+            CHECKS,
+            config.stream_idle_timeout,
+            config.max_health_watches,
+        ),
     ]
     server = grpc.aio.server(options=server_options(config), interceptors=interceptors or None)
     servicer = ErrorCatalogServicer(holder, metrics)
@@ -109,17 +137,20 @@ def create_server(address: str, config: ServerConfig | None = None) -> RunningSe
     metrics.catalog_loaded(classifier.catalog)
     holder.listeners.append(lambda current: metrics.catalog_loaded(current.catalog))
     add_servicer(servicer, server)  # Classify* may answer in bytes
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, GenericOnly(server))
     if config.reflection:  # as reflection.enable_server_reflection does for an aio server
         names = (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
         reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
             reflection.aio.ReflectionServicer(names), GenericOnly(server)
         )
-    if config.tls is not None:
-        port = server.add_secure_port(address, server_credentials(config.tls))
-    else:
-        port = server.add_insecure_port(address)
+    try:
+        if config.tls is not None:
+            port = server.add_secure_port(address, server_credentials(config.tls))
+        else:
+            port = server.add_insecure_port(address)
+    except RuntimeError:  # grpcio >= 1.66 raises where older ones returned 0
+        port = 0
     if port == 0:
         raise OSError(f"cannot bind {address}: address in use or not available")
     return RunningServer(server, port, holder, health_servicer, metrics)
@@ -131,7 +162,13 @@ async def start(address: str, config: ServerConfig | None = None) -> RunningServ
     running = create_server(address, config)
     await running.server.start()
     if config.metrics_port is not None:
-        running.metrics.serve_http(config.metrics_host, config.metrics_port)
+        try:
+            running.metrics.serve_http(
+                config.metrics_host, config.metrics_port, config.metrics_token
+            )
+        except OSError:
+            await running.server.stop(None)  # a started server would keep the process alive
+            raise
     await _set_serving(running.health, health_pb2.HealthCheckResponse.SERVING)
     return running
 
@@ -179,6 +216,7 @@ async def serve(
     reloader = CatalogReloader(running.holder, config.catalog_path, config.overlay_path, on_result)
     reloads = ReloadHandle(reloader, config.watch_interval)
     await stop.wait()
-    await reloads.close()
+    await reloads.close()  # SIGHUP from here on is logged and ignored
     await shutdown(running, grace)
+    ignore_sighup()
     _LOGGER.info("stopped")

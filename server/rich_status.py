@@ -67,10 +67,22 @@ def invalid_argument(
     )
 
 
-def not_found(message: str, reason: str, metadata: Mapping[str, str]) -> ServiceError:
-    """NOT_FOUND with an ErrorInfo saying which resource was missing."""
+def not_found(
+    message: str,
+    reason: str,
+    metadata: Mapping[str, str],
+    links: Sequence[tuple[str, str]] = (),
+) -> ServiceError:
+    """NOT_FOUND with an ErrorInfo saying which resource was missing, and Help links."""
     info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=dict(metadata))
-    status = status_pb2.Status(code=code_pb2.NOT_FOUND, message=message, details=_pack(info))
+    details = [info]
+    if links:
+        details.append(
+            error_details_pb2.Help(
+                links=[error_details_pb2.Help.Link(description=d, url=u) for d, u in links]
+            )
+        )
+    status = status_pb2.Status(code=code_pb2.NOT_FOUND, message=message, details=_pack(*details))
     return ServiceError(status, grpc.StatusCode.NOT_FOUND)
 
 
@@ -83,3 +95,18 @@ def resource_exhausted(message: str, reason: str, retry_after_seconds: int = 1) 
         code=code_pb2.RESOURCE_EXHAUSTED, message=message, details=_pack(info, retry)
     )
     return ServiceError(status, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
+def budget_exceeded_status(message: str, budget: str, limit: int) -> status_pb2.Status:
+    """RESOURCE_EXHAUSTED for input past a request budget (server/rpc/budget.py).
+
+    No RetryInfo: the same request would be refused again; a smaller one
+    (fewer items per batch) is the way through. The ErrorInfo names the
+    budget and its limit for callers that split and resend.
+    """
+    info = error_details_pb2.ErrorInfo(
+        reason="REQUEST_BUDGET_EXCEEDED",
+        domain=DOMAIN,
+        metadata={"budget": budget, "limit": str(limit)},
+    )
+    return status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=message, details=_pack(info))

@@ -7,6 +7,11 @@ bound, never-listening SO_REUSEPORT socket to reserve the port (so port 0
 works and the port is not taken between forks), forwards SIGTERM/SIGINT to
 the workers, and exits when they have all stopped. It forks before creating
 any gRPC object, so no gRPC state crosses the fork.
+
+A worker that dies on its own (an OOM kill, a crash) is replaced, so the
+port keeps answering; one whose replacements keep dying (MAX_RESTARTS
+within RESTART_WINDOW_SECONDS: a crash loop, which a restart will not fix)
+stops them all with exit status 2, for the orchestrator to see.
 """
 
 from __future__ import annotations
@@ -18,11 +23,14 @@ import os
 import signal
 import socket
 import sys
+import time
+from collections import deque
 from dataclasses import replace
 from types import FrameType
 
 from server.app import ServerConfig, serve
 from server.catalog import CatalogError, load_catalog
+from server.ops.overlay_guard import check_overlay
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -31,6 +39,9 @@ EXIT_WORKER_FAILED = 2
 
 DEFAULT_WORKERS = 1
 """One process unless asked: on 2-core machines one measured best (bench/README.md)."""
+MAX_RESTARTS = 5
+RESTART_WINDOW_SECONDS = 60.0
+"""More than MAX_RESTARTS replacements within this window is a crash loop."""
 
 
 def reserve_port(host: str, port: int) -> socket.socket:
@@ -71,51 +82,78 @@ def _own_metrics_port(config: ServerConfig, index: int) -> ServerConfig:
 
 def run_workers(host: str, port: int, config: ServerConfig, grace: float, workers: int) -> int:
     """Forks `workers` servers on host:port and supervises them; returns the exit code."""
-    load_catalog(config.catalog_path, config.overlay_path)  # fail before forking
-    reserved = reserve_port(host, port)
+    check_overlay(config.overlay_path)  # fail before forking
+    load_catalog(config.catalog_path, config.overlay_path)
+    try:
+        reserved = reserve_port(host, port)
+    except OSError as exc:
+        raise OSError(f"cannot bind {host}:{port}: {exc.strerror or exc}") from None
     port = reserved.getsockname()[1]
     address = f"{host}:{port}"
     config = replace(config, reuse_port=True)
-    pids: list[int] = []
+    pids: dict[int, int] = {}  # pid -> worker index
     stopping = False
 
     def forward(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
         sig = signal.SIGKILL if stopping else signal.Signals(signum)
         stopping = True
-        for pid in pids:
+        for pid in list(pids):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
 
     def reload(signum: int, frame: FrameType | None) -> None:  # each worker reloads itself
-        for pid in pids:
+        if stopping:
+            _LOGGER.warning("SIGHUP while draining: no reload, the drain goes on")
+            return
+        for pid in list(pids):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGHUP)
+
+    def spawn(index: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            reserved.close()
+            os._exit(_worker(address, _own_metrics_port(config, index), grace))
+        pids[pid] = index
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGHUP, reload)
     for index in range(workers):
-        pid = os.fork()
-        if pid == 0:
-            reserved.close()
-            os._exit(_worker(address, _own_metrics_port(config, index), grace))
-        pids.append(pid)
-    _LOGGER.info("%d workers on %s: %s", workers, address, pids)
+        spawn(index)
+    _LOGGER.info("%d workers on %s: %s", workers, address, list(pids))
     worst = 0
-    alive = set(pids)
-    while alive:
+    restarts: deque[float] = deque()
+    while pids:
         try:
             pid, status = os.wait()
         except ChildProcessError:
             break
-        alive.discard(pid)
+        index = pids.pop(pid, -1)
+        if index < 0:
+            continue
         code = os.waitstatus_to_exitcode(status)
-        if not stopping:  # a worker died on its own: stop the rest, report it
-            _LOGGER.error("worker %d exited with %d; stopping the others", pid, code)
-            worst = max(worst, EXIT_WORKER_FAILED if code == 0 else abs(code))
+        if stopping:
+            if code not in (0, -signal.SIGTERM, -signal.SIGKILL):
+                worst = max(worst, abs(code))
+            continue
+        now = time.monotonic()
+        restarts.append(now)
+        while restarts and now - restarts[0] > RESTART_WINDOW_SECONDS:
+            restarts.popleft()
+        if len(restarts) > MAX_RESTARTS:
+            _LOGGER.error(
+                "worker %d exited with %d: %d restarts within %gs is a crash loop; stopping",
+                pid,
+                code,
+                len(restarts) - 1,
+                RESTART_WINDOW_SECONDS,
+            )
+            worst = EXIT_WORKER_FAILED
             forward(signal.SIGTERM, None)
-        elif code not in (0, -signal.SIGTERM, -signal.SIGKILL):
-            worst = max(worst, abs(code))
+            continue
+        _LOGGER.warning("worker %d exited with %d; starting a new one", pid, code)
+        spawn(index)
     reserved.close()
     return worst

@@ -16,7 +16,7 @@ import pytest
 from google.protobuf import struct_pb2
 from google.rpc import code_pb2
 
-from server.app import MAX_MESSAGE_BYTES
+from server.rpc.budget import MAX_MESSAGE_BYTES
 from server.rpc.service import MAX_BATCH_ITEMS
 from server.rpc.wire import length_delimited, varint
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
@@ -80,10 +80,10 @@ def _codes(stub: pb_grpc.ErrorCatalogServiceStub, payload: bytes) -> list[int]:
         (WEBHOOK[:-9], "payload: not valid JSON"),
         (b'{"errors": [{"code": 131047, "title": "\xff\xfe"}]}', "not valid UTF-8"),
         (b"\xff\xfe{}", "not valid UTF-8"),
-        (b"[131047]", "expected a JSON object (webhook or error body), got an array"),
-        (b'"131047"', "expected a JSON object (webhook or error body), got a string"),
-        (b"null", "expected a JSON object (webhook or error body), got null"),
-        (b"131047", "expected a JSON object (webhook or error body), got a number"),
+        (b"[131047]", "payload[0]: expected a JSON object (webhook or error body), got a number"),
+        (b'"131047"', "expected a JSON object (webhook or error body) or an array of them, got a"),
+        (b"null", "(webhook or error body) or an array of them, got null"),
+        (b"131047", "(webhook or error body) or an array of them, got a number"),
         (b"", "payload: the payload is empty"),
         (b"{}", "payload: not a recognised body"),
     ],
@@ -158,21 +158,19 @@ def test_a_10_mb_payload_is_resource_exhausted(stub: pb_grpc.ErrorCatalogService
     ("code", "says"),
     [
         (b"1.5", "payload.errors[0].code: a code must be a whole number, got 1.5"),
-        (b"true", "payload.errors[0].code: a code must be a non-negative integer, got True"),
-        (b"false", "a code must be a non-negative integer, got False"),
-        (b"-131047", "a code must be between 0 and 9223372036854775807, got -131047"),
-        (b"18446744073709551616", "a code must be between 0 and 9223372036854775807"),
+        (b"true", "payload.errors[0].code: a code must be a number or a name, got True"),
+        (b"false", "a code must be a number or a name, got False"),
+        (b"18446744073709551616", "a code must fit in 64 bits"),
         (b"1" * 400, "not valid JSON: number is infinity when parsed as double"),
         (b"1e400", "not valid JSON: number is infinity"),
-        (b'"131 047"', "payload.errors[0].code: a code must be digits, got '131 047'"),
-        (b'"13l047"', "a code must be digits, got '13l047'"),
+        (b'"131 047"', "payload.errors[0].code: a code must be digits or a name"),
+        (b'"13l047"', "a code must be digits or a name (a letter, then"),
         (b"[131047]", "payload.errors[0].code: a code must be a number, got list"),
     ],
     ids=[
         "fraction",
         "true",
         "false",
-        "negative",
         "past-uint64",
         "400-digits",
         "infinite",
@@ -191,6 +189,21 @@ def test_code_that_is_not_a_code(
 def test_code_forms_that_are_accepted(stub: pb_grpc.ErrorCatalogServiceStub, code: bytes) -> None:
     """Integral floats and digit strings (surrounding spaces trimmed) are codes as sent."""
     assert _codes(stub, b'{"errors": [{"code": ' + code + b"}]}") == [131047]
+
+
+@pytest.mark.parametrize(
+    ("code", "symbol"),
+    [(b"-1", "-1"), (b'"-131047"', "-131047"), (b'"TOO_MANY_REQUESTS"', "TOO_MANY_REQUESTS")],
+    ids=["negative", "negative-string", "name"],
+)
+def test_sentinel_and_symbolic_codes_are_kept_not_refused(
+    stub: pb_grpc.ErrorCatalogServiceStub, code: bytes, symbol: str
+) -> None:
+    """A BSP's -1 or TOO_MANY_REQUESTS is its code as sent: kept, and no number is invented."""
+    reply = stub.Classify(pb.ClassifyRequest(payload=b'{"errors": [{"code": ' + code + b"}]}"))
+    [found] = reply.classifications
+    assert found.context.symbolic_code == symbol
+    assert not found.context.HasField("carried_code")
 
 
 def test_duplicate_keys_take_the_last_value(stub: pb_grpc.ErrorCatalogServiceStub) -> None:
@@ -295,7 +308,7 @@ def test_bad_items_get_their_own_status_and_the_stream_goes_on(
     assert by_id["ok"].classifications[0].error_info.code == 131047
     says = {
         "malformed": "payload: not valid JSON",
-        "array": "got an array",
+        "array": "payload[0]: expected a JSON object (webhook or error body), got a number",
         "float": "payload.code: a code must be a whole number, got 1.5",
         "deep": "depth limit exceeded",
         "empty": "input: set one of code, payload, text, json or error",

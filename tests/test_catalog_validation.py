@@ -86,7 +86,7 @@ def test_bad_range_is_named(tmp_path: Path) -> None:
 
 
 def test_retry_after_needs_a_delay(tmp_path: Path) -> None:
-    path, _ = _broken(tmp_path, "retry_after_seconds = 14400\n", "")
+    path, _ = _broken(tmp_path, "retry_after_seconds = 259200\n", "")  # 133016 (RETRY_AFTER)
     with pytest.raises(CatalogError, match="RETRY_AFTER needs `retry_after_seconds`"):
         load_catalog(path)
 

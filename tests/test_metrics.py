@@ -7,6 +7,7 @@ the catalog.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import urllib.request
@@ -138,11 +139,14 @@ def test_counts_follow_real_calls(
     assert value(after, "process_cpu_seconds_total") > 0
 
 
-def test_names_follow_prometheus_conventions(metrics_server: ServerThread) -> None:
+def test_names_follow_prometheus_conventions(
+    metrics_server: ServerThread, metrics_stub: pb_grpc.ErrorCatalogServiceStub
+) -> None:
+    metrics_stub.Classify(pb.ClassifyRequest(code=999_001), timeout=5)  # an unknown code's series
     port = metrics_server.running.metrics.port
     samples, types = scrape(port)
     ours = {n: t for n, t in types.items() if n.startswith(("grpc_", "whatsapp_errors_"))}
-    assert len(ours) == 11
+    assert len(ours) == 12
     for name, kind in ours.items():
         assert name == name.lower() and " " not in name, name
         if kind == "counter":
@@ -226,3 +230,55 @@ def test_calls_refused_before_any_handler_are_counted_by_reason() -> None:
     finally:
         guarded.stop()
         limited.stop()
+
+
+def test_unknown_codes_are_tallied_for_the_rpc_and_the_metric(
+    metrics_server: ServerThread, metrics_stub: pb_grpc.ErrorCatalogServiceStub
+) -> None:
+    """A code no entry knows is counted with its title; known codes and absent codes are not."""
+    body = {
+        "entry": [
+            {
+                "changes": [
+                    {
+                        "value": {
+                            "statuses": [
+                                {
+                                    "id": "wamid.U",
+                                    "status": "failed",
+                                    "recipient_id": "6281234567890",
+                                    "errors": [
+                                        {"code": 987_123, "title": "Brand new 6281234567890"},
+                                        {"code": 987_123, "title": "Brand new"},
+                                        {"code": 131047, "title": "Re-engagement message"},
+                                    ],
+                                }
+                            ]
+                        }
+                    }
+                ]
+            }
+        ]
+    }
+    metrics_stub.Classify(pb.ClassifyRequest(payload=json.dumps(body).encode()), timeout=5)
+    reply = metrics_stub.ListUnknownCodes(pb.ListUnknownCodesRequest(page_size=1000), timeout=5)
+    tallied = {c.code: c for c in reply.codes}
+    assert tallied[987_123].count == 2
+    assert tallied[987_123].title == "Brand new"
+    assert tallied[987_123].first_seen.seconds <= tallied[987_123].last_seen.seconds
+    assert 131047 not in tallied
+    assert reply.distinct_codes >= len(reply.codes)
+    samples, _ = scrape(metrics_server.running.metrics.port)
+    assert value(samples, "whatsapp_errors_unknown_codes_total", code="987123") == 2
+
+
+def test_unknown_code_titles_never_keep_a_phone_number(
+    metrics_stub: pb_grpc.ErrorCatalogServiceStub,
+) -> None:
+    metrics_stub.Classify(
+        pb.ClassifyRequest(error=pb.StructuredError(code=987_555, title="to 6281234567890 failed")),
+        timeout=5,
+    )
+    reply = metrics_stub.ListUnknownCodes(pb.ListUnknownCodesRequest(), timeout=5)
+    (seen,) = [c for c in reply.codes if c.code == 987_555]
+    assert "6281234567890" not in seen.title and seen.title == "to … failed"

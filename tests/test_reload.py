@@ -32,7 +32,7 @@ from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
-BASE_VERSION = 'version = "2026.11.25"'
+BASE_VERSION = 'version = "2026.12.03"'
 OVERLAY = """
 version = "acme-1"
 
@@ -56,7 +56,7 @@ actor = "RECIPIENT"
 """
 
 
-def catalog_copy(tmp_path: Path, version: str = "2026.11.25") -> Path:
+def catalog_copy(tmp_path: Path, version: str = "2026.12.03") -> Path:
     """The embedded catalog under tmp_path, with its version line set to `version`."""
     path = tmp_path / "catalog.toml"
     shutil.copyfile(EMBEDDED_CATALOG, path)
@@ -84,7 +84,7 @@ def version_of(stub: pb_grpc.ErrorCatalogServiceStub) -> str:
 
 @pytest.fixture
 def reloadable(tmp_path: Path) -> Iterator[tuple[ServerThread, CatalogReloader, Path]]:
-    path = catalog_copy(tmp_path, "2026.11.25")
+    path = catalog_copy(tmp_path, "2026.12.03")
     thread = ServerThread(ServerConfig(catalog_path=path, metrics_port=0)).start()
     metrics = thread.running.metrics
     assert metrics is not None
@@ -100,7 +100,7 @@ def test_valid_reload_swaps_and_invalid_keeps_the_old_one(
     with grpc.insecure_channel(thread.target) as channel:
         stub = pb_grpc.ErrorCatalogServiceStub(channel)
         first = version_of(stub)
-        assert first.startswith("2026.11.25-")
+        assert first.startswith("2026.12.03-")
 
         set_version(path, "2026.12.01")
         assert thread.call(reloader.reload("test")) is True
@@ -219,10 +219,10 @@ def wait_for_version(stub: pb_grpc.ErrorCatalogServiceStub, prefix: str) -> str:
 
 
 def test_sighup_reloads_and_a_bad_file_is_logged_and_ignored(tmp_path: Path) -> None:
-    path = catalog_copy(tmp_path, "2026.11.25")
+    path = catalog_copy(tmp_path, "2026.12.03")
     server = Process("--catalog", str(path))
     try:
-        assert version_of(server.stub).startswith("2026.11.25-")
+        assert version_of(server.stub).startswith("2026.12.03-")
         set_version(path, "2026.12.24")
         server.popen.send_signal(signal.SIGHUP)
         new = wait_for_version(server.stub, "2026.12.24-")
@@ -240,7 +240,7 @@ def test_sighup_reloads_and_a_bad_file_is_logged_and_ignored(tmp_path: Path) -> 
 
 
 def test_file_watch_reloads_without_a_signal(tmp_path: Path) -> None:
-    path = catalog_copy(tmp_path, "2026.11.25")
+    path = catalog_copy(tmp_path, "2026.12.03")
     server = Process("--catalog", str(path), "--watch-interval", "0.1")
     try:
         set_version(path, "2026.12.31")
@@ -284,7 +284,7 @@ def test_overlay_end_to_end(tmp_path: Path) -> None:
 
 
 def test_sighup_reaches_every_worker(tmp_path: Path) -> None:
-    path = catalog_copy(tmp_path, "2026.11.25")
+    path = catalog_copy(tmp_path, "2026.12.03")
     metrics_port = free_port()
     server = Process("--catalog", str(path), "--workers", "2", "--metrics-port", str(metrics_port))
     try:

@@ -14,7 +14,8 @@ import grpc
 import pytest
 
 from server.catalog import EMBEDDED_CATALOG, load_catalog
-from server.classify.classifier import Classifier, Decision
+from server.classify.classifier import Classifier
+from server.classify.decide import Decision
 from server.classify.found import InputError
 from server.rich_status import OK, invalid_argument_status
 from server.rpc.registration import serialize

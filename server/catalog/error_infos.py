@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from google.protobuf.duration_pb2 import Duration
 
-from server.catalog.model import Catalog, Entry, Family
+from server.catalog.model import Catalog, Entry, Family, Rule
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 STRATEGY_ADVICE: dict[pb.RetryStrategy.ValueType, str] = {
@@ -23,6 +23,7 @@ STRATEGY_ADVICE: dict[pb.RetryStrategy.ValueType, str] = {
     pb.RETRY_STRATEGY_RENEW_BILLING: "Renew or fix the billing account, then send again.",
     pb.RETRY_STRATEGY_CONTACT_SUPPORT: "Contact the provider's support with the error details.",
     pb.RETRY_STRATEGY_DO_NOT_RETRY: "Do not retry: sending again will not succeed.",
+    pb.RETRY_STRATEGY_REFRESH_TOKEN: "Get a new access token, then send again.",
 }
 """Generic advice for inferred entries, which have no recommended action of their own."""
 
@@ -55,9 +56,49 @@ def error_info(entry: Entry, others: tuple[Entry, ...] = ()) -> pb.ErrorInfo:
         actor=entry.actor,
         document_range=entry.document_range,
         other_listings=[listing(other) for other in others if other is not entry],
+        doc_url=entry.doc_url,
+        checked_on=entry.checked_on,
+        decision_basis=entry.decision_basis,
+        retired=entry.retired,
+        subcode=entry.subcode,
+        retry_budget=entry.retry_budget,
+        http_status=entry.http_status,
     )
     if entry.retry_after_seconds:
         info.retry_after.CopyFrom(Duration(seconds=entry.retry_after_seconds))
+    return info
+
+
+def rule_info(base: pb.ErrorInfo, rule: Rule) -> pb.ErrorInfo:
+    """The entry's ErrorInfo with the decision of one of its `details` rules."""
+    info = pb.ErrorInfo()
+    info.CopyFrom(base)
+    info.retry_strategy = rule.retry_strategy
+    info.actor = rule.actor
+    info.retryable = rule.retryable
+    info.retry_budget = rule.retry_budget
+    info.decision_basis = rule.decision_basis
+    info.ClearField("retry_after")
+    if rule.retry_after_seconds:
+        info.retry_after.CopyFrom(Duration(seconds=rule.retry_after_seconds))
+    return info
+
+
+INBOUND_BASIS = (
+    "The error belongs to a message the business received, not one it sent: "
+    "there is nothing to resend."
+)
+
+
+def inbound_info(base: pb.ErrorInfo) -> pb.ErrorInfo:
+    """The entry's ErrorInfo for an error on an inbound message: nothing to resend."""
+    info = pb.ErrorInfo()
+    info.CopyFrom(base)
+    info.retry_strategy = pb.RETRY_STRATEGY_DO_NOT_RETRY
+    info.retryable = False
+    info.retry_budget = 0
+    info.decision_basis = INBOUND_BASIS
+    info.ClearField("retry_after")
     return info
 
 
@@ -70,6 +111,8 @@ def inferred_info(
     retry_strategy: pb.RetryStrategy.ValueType,
     actor: pb.Actor.ValueType,
     retry_after_seconds: int = 0,
+    doc_url: str = "",
+    decision_basis: str = "",
 ) -> pb.ErrorInfo:
     """An ErrorInfo for a code no catalog entry lists."""
     info = pb.ErrorInfo(
@@ -84,9 +127,37 @@ def inferred_info(
         in (pb.RETRY_STRATEGY_RETRY_WITH_BACKOFF, pb.RETRY_STRATEGY_RETRY_AFTER),
         retry_strategy=retry_strategy,
         actor=actor,
+        doc_url=doc_url,
+        decision_basis=decision_basis,
     )
     if retry_after_seconds:
         info.retry_after.CopyFrom(Duration(seconds=retry_after_seconds))
+    return info
+
+
+_SHAPED_BY = {
+    pb.MATCH_KIND_MESSAGE_TEXT: "its text",
+    pb.MATCH_KIND_HTTP_STATUS: "its HTTP status",
+}
+
+
+def shaped_info(code: int, like: pb.ErrorInfo, kind: pb.MatchKind.ValueType) -> pb.ErrorInfo:
+    """An unlisted code, decided like the entry its text or HTTP status points to."""
+    by = _SHAPED_BY.get(kind, "its evidence")
+    info = inferred_info(
+        code,
+        category=like.category,
+        reason=f"Unlisted code, read as: {like.reason}",
+        description=(
+            f"Code {code} is not in the catalog; {by} points to code {like.code} "
+            f"({like.reason}), whose decision it takes."
+        ),
+        retry_strategy=like.retry_strategy,
+        actor=like.actor,
+        retry_after_seconds=like.retry_after.seconds if like.HasField("retry_after") else 0,
+        decision_basis=f"Inferred from {by}: the decision of code {like.code}.",
+    )
+    info.recommended_action = like.recommended_action or info.recommended_action
     return info
 
 
@@ -103,6 +174,9 @@ def family_info(code: int, family: Family) -> pb.ErrorInfo:
         retry_strategy=family.retry_strategy,
         actor=family.actor,
         retry_after_seconds=family.retry_after_seconds,
+        doc_url=family.doc_url,
+        decision_basis=family.decision_basis
+        or f"The decision the {family.name} family's documented codes share.",
     )
 
 
@@ -119,6 +193,13 @@ class MessageCache:
                 self.by_listing.append((entry, info))
                 if entry is entries[0]:
                     self.primary[code] = info
+        self.pairs = {key: error_info(entry) for key, entry in catalog.pairs.items()}
+        self.rules: dict[int, tuple[tuple[Rule, pb.ErrorInfo], ...]] = {
+            code: tuple((rule, rule_info(self.primary[code], rule)) for rule in entries[0].rules)
+            for code, entries in catalog.listings.items()
+            if entries[0].rules
+        }
+        self.inbound = {code: inbound_info(info) for code, info in self.primary.items()}
         counts: dict[pb.Category.ValueType, set[int]] = {}
         document_counts: dict[pb.Category.ValueType, set[int]] = {}
         for entry in catalog.entries:

@@ -6,6 +6,7 @@ the catalog (the classifier, the ErrorInfo cache, the servicer) reads them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -39,6 +40,24 @@ class Entry:
     document_range: str = ""
     additional_listing: bool = False
     line: int = 0
+    doc_url: str = ""
+    """The documentation the entry comes from (Meta's page, or the provider document)."""
+    checked_on: str = ""
+    """YYYY-MM-DD: when the entry was last checked against `doc_url`."""
+    decision_basis: str = ""
+    """One sentence: what the decision (strategy, wait, actor) rests on."""
+    retired: bool = False
+    """The platform no longer sends it (On-Premises API, early Cloud API)."""
+    http_status: int = 0
+    """The HTTP status the documentation gives; 0 when none."""
+    retry_budget: int = 0
+    """Automatic retries the documentation implies before a person should look; 0: none said."""
+    subcode: int = 0
+    """For a (code, Graph API subcode) pair entry: the subcode."""
+    wait_from_details: bool = False
+    """The documentation says the wait is written in `error_data.details`."""
+    rules: tuple[Rule, ...] = ()
+    """Decisions for particular `details` texts, tried in order before the entry's own."""
 
     @property
     def retryable(self) -> bool:
@@ -57,6 +76,33 @@ class Family:
     retry_strategy: pb.RetryStrategy.ValueType
     actor: pb.Actor.ValueType
     retry_after_seconds: int = 0
+    doc_url: str = ""
+    checked_on: str = ""
+    decision_basis: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A decision for an entry's code when its `details` match a pattern.
+
+    Meta sends one code for causes that need different handling (131053:
+    an unsupported media type is a fix, a 5xx from the media host is
+    transient); the pattern tells them apart. Patterns are plain
+    alternations of literal words, so matching stays linear in the text.
+    """
+
+    name: str
+    pattern: re.Pattern[str]
+    retry_strategy: pb.RetryStrategy.ValueType
+    actor: pb.Actor.ValueType
+    retry_after_seconds: int = 0
+    retry_budget: int = 0
+    decision_basis: str = ""
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the same message can succeed when sent again."""
+        return self.retry_strategy in RETRYABLE_STRATEGIES
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +123,8 @@ class Catalog:
     entries: tuple[Entry, ...]
     families: tuple[Family, ...]
     http_statuses: Mapping[int, int]
+    pairs: Mapping[tuple[int, int], Entry] = field(default_factory=dict)
+    """(code, Graph API subcode) entries: 190 with 463 and the like."""
     path: str = ""
     load_seconds: float = 0.0
     listings: dict[int, tuple[Entry, ...]] = field(default_factory=dict)

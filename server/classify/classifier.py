@@ -1,53 +1,30 @@
 """Turns any failure a backend received into decisions: what it means, what to do.
 
-Lookup order, from most to least certain: the code, the Graph API subcode
-(when the code is the generic 100 or unknown), strong text evidence, the
-code's family, weak text evidence, the HTTP status, the `is_transient` hint,
-and finally UNKNOWN. An unknown code is never an RPC error.
+The Classifier takes each kind of input (a code, a JSON body, a text, a
+structured error), has the readers find its errors and decides each one
+(server/classify/decide.py). An unknown code is never an RPC error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
 
 from server.catalog import Catalog
-from server.catalog.error_infos import MessageCache, family_info, inferred_info
-from server.classify.found import FoundError, InputError, RawError, to_found
-from server.classify.generic_reader import extract_errors, loads
-from server.classify.text_match import STRONG, TextMatcher
+from server.classify.codes import MAX_SYMBOL
+from server.classify.decide import Decider, Decision
+from server.classify.found import InputError, RawError, to_found
+from server.classify.generic_reader import errors_in_text, extract_errors, loads
+from server.classify.transport import apply_transport, read_transport
 from server.classify.webhook_reader import extract_webhook_errors
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
-GENERIC_CODES = frozenset({1, 2, 100})
-"""Graph API codes that only say "see the subcode" when a subcode is present."""
-
-CONF_DOCUMENT = 1.0
-CONF_CATALOG = 0.95
-CONF_FAMILY = 0.5
-CONF_HTTP = 0.7
-CONF_TRANSIENT = 0.3
-_INFERRED_CACHE_MAX = 4096
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 """Largest JSON body one input may carry (the proto documents it)."""
-
-
-@dataclass(slots=True)
-class Decision:
-    """One classified error: the entry it matched, how, and where it came from.
-
-    Treat as read-only. Not `frozen`: a frozen dataclass sets each field
-    through object.__setattr__, about three times the cost of a plain one,
-    and a stream item makes one or two.
-    """
-
-    info: pb.ErrorInfo
-    match_kind: pb.MatchKind.ValueType
-    confidence: float
-    raw: FoundError
+Transport = pb.Transport | None
+"""The HTTP response an input came with, when the caller sent it."""
 
 
 class ClassifierHolder:
@@ -73,18 +50,11 @@ class Classifier:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.messages = MessageCache(catalog)
-        self.text = TextMatcher(catalog)
-        self._inferred: dict[int, pb.ErrorInfo] = {}
+        self.decider = Decider(catalog)
+        self.messages = self.decider.messages
+        self.text = self.decider.text
+        self.decide = self.decider.decide
         self._codes: dict[int, list[Decision]] = {}
-        self._unknown = inferred_info(
-            0,
-            category=pb.CATEGORY_UNKNOWN,
-            reason="Unknown error",
-            description="No catalog entry, code family or text rule matches this error.",
-            retry_strategy=pb.RETRY_STRATEGY_CONTACT_SUPPORT,
-            actor=pb.ACTOR_PROVIDER_SUPPORT,
-        )
 
     @property
     def version(self) -> str:
@@ -93,24 +63,30 @@ class Classifier:
 
     # ---- inputs -------------------------------------------------------------
 
-    def classify_code(self, code: int) -> list[Decision]:
+    def classify_code(self, code: int, transport: Transport = None) -> list[Decision]:
         """A bare code: always exactly one decision (shared for listed codes: read-only).
 
         A listed code's decision never changes for this catalog, so it is made
         once; the servicer's bare-code answer is then a dict hit here and one
-        for its bytes in the encoder.
+        for its bytes in the encoder. A code with a transport is decided afresh.
         """
-        decisions = self._codes.get(code)
+        decisions = self._codes.get(code) if transport is None else None
         if decisions is not None:
             return decisions
         if code < 0:
             raise InputError("code", f"a code must not be negative, got {code}")
-        decisions = [self.decide(to_found(RawError(code=code)))]
+        found = [to_found(RawError(code=code, shape="code"))]
+        if transport is not None:
+            apply_transport(found, *read_transport(transport))
+            return [self.decide(found[0])]
+        decisions = [self.decide(found[0])]
         if code in self.catalog.listings:
             self._codes[code] = decisions
         return decisions
 
-    def classify_payload(self, payload: bytes | str, field: str = "payload") -> list[Decision]:
+    def classify_payload(
+        self, payload: bytes | str, field: str = "payload", transport: Transport = None
+    ) -> list[Decision]:
         """A raw JSON body: one decision per error found, in payload order."""
         if not payload:
             raise InputError(field, "the payload is empty")
@@ -121,13 +97,22 @@ class Classifier:
         found = extract_webhook_errors(payload, field)
         if found is None:
             found = extract_errors(loads(payload, field), field)
+        if transport is not None:
+            apply_transport(found, *read_transport(transport))
         return [self.decide(raw) for raw in found]
 
-    def classify_document(self, document: Any, field: str = "json") -> list[Decision]:
+    def classify_document(
+        self, document: Any, field: str = "json", transport: Transport = None
+    ) -> list[Decision]:
         """An already parsed JSON body (e.g. from a google.protobuf.Struct)."""
-        return [self.decide(raw) for raw in extract_errors(document, field)]
+        found = extract_errors(document, field)
+        if transport is not None:
+            apply_transport(found, *read_transport(transport))
+        return [self.decide(raw) for raw in found]
 
-    def classify_struct(self, struct: struct_pb2.Struct, field: str = "json") -> list[Decision]:
+    def classify_struct(
+        self, struct: struct_pb2.Struct, field: str = "json", transport: Transport = None
+    ) -> list[Decision]:
         """A JSON body pasted as an object (grpcurl users)."""
         try:
             document = json_format.MessageToDict(struct)
@@ -135,125 +120,88 @@ class Classifier:
             raise InputError(field, f"not representable as JSON: {exc}") from None
         if not document:
             raise InputError(field, "the JSON object is empty")
-        return self.classify_document(document, field)
+        return self.classify_document(document, field, transport)
 
-    def classify_text(self, text: str, field: str = "text") -> list[Decision]:
-        """An error text: always exactly one decision."""
+    def classify_text(
+        self, text: str, field: str = "text", transport: Transport = None
+    ) -> list[Decision]:
+        """An error text: one decision per error of a JSON or dict fragment in it, else one.
+
+        A log line's codes (`(#131047)`, `code 131047`, `error_subcode=N`) are
+        read into the error, marked as read from text.
+        """
         if not text.strip():
             raise InputError(field, "the text is empty")
-        return [self.decide(to_found(RawError(message=text)))]
+        found = errors_in_text(text, field)
+        if not found:
+            found = [to_found(RawError(message=text, shape="text"))]
+        if transport is not None:
+            apply_transport(found, *read_transport(transport))
+        return [self.decide(raw) for raw in found]
 
     def classify_structured(
-        self, error: pb.StructuredError, field: str = "error"
+        self, error: pb.StructuredError, field: str = "error", transport: Transport = None
     ) -> list[Decision]:
-        """A failure given as separate fields: always exactly one decision."""
-        if error.code < 0 or error.subcode < 0:
-            raise InputError(f"{field}.code", "codes must not be negative")
+        """A failure given as separate fields: always exactly one decision.
+
+        A negative `code` is a BSP's sentinel, kept as the symbolic code.
+        """
+        if error.subcode < 0:
+            raise InputError(f"{field}.subcode", "a subcode must not be negative")
         if error.http_status and not 100 <= error.http_status <= 599:
             raise InputError(f"{field}.http_status", f"not an HTTP status: {error.http_status}")
         has_code = error.HasField("code")
+        code = error.code if has_code and error.code >= 0 else None
+        symbolic = error.symbolic_code.strip() or (
+            str(error.code) if has_code and code is None else ""
+        )
         if not (
             has_code
+            or symbolic
             or error.subcode
             or error.title
             or error.message
             or error.details
             or error.http_status
+            or error.error_user_title
+            or error.error_user_msg
         ):
             raise InputError(field, "the error has no code, text or HTTP status")
         raw = RawError(
-            code=error.code if has_code else None,
+            code=code,
             subcode=error.subcode or None,
-            title=error.title,
-            message=error.message,
+            title=error.title or error.error_user_title,
+            message=error.message or error.error_user_msg,
             details=error.details,
             http_status=error.http_status,
+            href=error.href,
+            fbtrace_id=error.fbtrace_id,
+            is_transient=error.is_transient if error.HasField("is_transient") else None,
+            symbolic_code=symbolic[:MAX_SYMBOL],
+            user_title=error.error_user_title,
+            user_message=error.error_user_msg,
+            shape="structured",
         )
-        return [self.decide(to_found(raw))]
+        found = [to_found(raw)]
+        if transport is not None:
+            apply_transport(found, *read_transport(transport, "transport"))
+        return [self.decide(found[0])]
 
     def classify_input(self, request: Any, kind: str | None) -> list[Decision]:
-        """Dispatches on the `input` oneof of a ClassifyRequest or ClassifyItem."""
+        """Dispatches on the `input` oneof of a ClassifyRequest or ClassifyItem.
+
+        The request's `transport` (HTTP status and headers), when set, travels
+        with whichever input it came with.
+        """
+        transport = request.transport if request.HasField("transport") else None
         if kind == "code":
-            return self.classify_code(request.code)
+            return self.classify_code(request.code, transport)
         if kind == "payload":
-            return self.classify_payload(request.payload)
+            return self.classify_payload(request.payload, "payload", transport)
         if kind == "text":
-            return self.classify_text(request.text)
+            return self.classify_text(request.text, "text", transport)
         if kind == "json":
-            return self.classify_struct(request.json)
+            return self.classify_struct(request.json, "json", transport)
         if kind == "error":
-            return self.classify_structured(request.error)
+            return self.classify_structured(request.error, "error", transport)
         raise InputError("input", "set one of code, payload, text, json or error")
-
-    # ---- the decision -------------------------------------------------------
-
-    def decide(self, raw: FoundError) -> Decision:
-        """Finds the best catalog answer for one error."""
-        listings = self.catalog.listings
-        code, subcode = raw.code, raw.subcode
-        if (
-            subcode is not None
-            and subcode in listings
-            and (code is None or code in GENERIC_CODES or code not in listings)
-        ):
-            return Decision(
-                self.messages.primary[subcode], pb.MATCH_KIND_SUBCODE, CONF_CATALOG, raw
-            )
-        if code is not None and code in listings:
-            info = self.messages.primary[code]
-            kind = pb.MATCH_KIND_CODE_RANGE if info.document_range else pb.MATCH_KIND_EXACT_CODE
-            confidence = CONF_CATALOG if info.source == pb.SOURCE_META else CONF_DOCUMENT
-            return Decision(info, kind, confidence, raw)
-        text = self.text.match(raw.title, raw.message, raw.details)
-        if text is not None and text.confidence >= STRONG:
-            info = self.messages.primary[text.code]
-            return Decision(info, pb.MATCH_KIND_MESSAGE_TEXT, text.confidence, raw)
-        if code is not None:
-            family = self.catalog.family_of(code)
-            if family is not None:
-                return Decision(self._family(code), pb.MATCH_KIND_CODE_FAMILY, CONF_FAMILY, raw)
-        if text is not None:
-            info = self.messages.primary[text.code]
-            return Decision(info, pb.MATCH_KIND_MESSAGE_TEXT, text.confidence, raw)
-        mapped = self.catalog.http_statuses.get(raw.http_status)
-        if mapped is not None:
-            return Decision(
-                self.messages.primary[mapped], pb.MATCH_KIND_HTTP_STATUS, CONF_HTTP, raw
-            )
-        if raw.is_transient:
-            info = self._transient(code or 0)
-            return Decision(info, pb.MATCH_KIND_TRANSIENT_HINT, CONF_TRANSIENT, raw)
-        return Decision(self._unknown_info(code or 0), pb.MATCH_KIND_NONE, 0.0, raw)
-
-    def _family(self, code: int) -> pb.ErrorInfo:
-        info = self._inferred.get(code)
-        if info is None:
-            family = self.catalog.family_of(code)
-            assert family is not None
-            info = family_info(code, family)
-            self._remember(code, info)
-        return info
-
-    def _transient(self, code: int) -> pb.ErrorInfo:
-        return inferred_info(
-            code,
-            category=pb.CATEGORY_UNKNOWN,
-            reason="Transient error",
-            description="No catalog entry matches, but the payload marks the error as transient.",
-            retry_strategy=pb.RETRY_STRATEGY_RETRY_WITH_BACKOFF,
-            actor=pb.ACTOR_PLATFORM,
-            retry_after_seconds=5,
-        )
-
-    def _unknown_info(self, code: int) -> pb.ErrorInfo:
-        if code == 0:
-            return self._unknown
-        info = pb.ErrorInfo()
-        info.CopyFrom(self._unknown)
-        info.code = code
-        return info
-
-    def _remember(self, code: int, info: pb.ErrorInfo) -> None:
-        if len(self._inferred) >= _INFERRED_CACHE_MAX:
-            self._inferred.clear()
-        self._inferred[code] = info

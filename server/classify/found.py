@@ -12,6 +12,7 @@ from collections.abc import Sized
 from dataclasses import dataclass
 from typing import Any
 
+from server.classify.text_codes import codes_in_text
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 MAX_CODE = 2**63 - 1
@@ -37,8 +38,38 @@ class FoundError:
     """One error found in an input: what the decision reads, and the context it is served with.
 
     Texts are kept whole for matching; `context` holds the capped copies the
-    answer echoes. Both readers (this module and server/classify/webhook_reader.py) return
-    these, so their answers compare equal when they agree.
+    answer echoes. Both readers (server/classify/generic_reader.py and
+    server/classify/webhook_reader.py) return these, so their answers compare
+    equal when they agree.
+
+    What each field tells decide():
+    - `code`: the numeric WhatsApp/Graph code the error carried; None when it
+      carried none (never 0 for "absent": 0 is Meta's AuthException).
+    - `subcode`: the Graph API `error_subcode`; None when absent. A subcode is
+      never a code of its own: it qualifies `code`.
+    - `title`, `message`, `details`: the error's texts (details from
+      `error_data.details`, or `error_data` itself when it is a string).
+    - `http_status`: the HTTP status the error came with (a field of the
+      error, else the input's transport or the envelope around it); 0 when
+      unknown. It shapes a fallback; it is never a code.
+    - `is_transient`: the payload's own retry hint; None when absent.
+    - `symbolic_code`: a BSP's own code when it is not a WhatsApp number, as
+      sent: a name ("TOO_MANY_REQUESTS"), a negative sentinel ("-1"), or the
+      BSP's numeric code when a Meta error nested inside supplied `code`.
+      Empty when none.
+    - `retry_after_seconds`: the wait the transport asked for (Retry-After in
+      seconds or as an HTTP date, Meta's usage headers'
+      `estimated_time_to_regain_access`), already in seconds; None when the
+      input said nothing. A reader never derives it from the catalog.
+    - `inbound`: the error sits on an inbound message
+      (`value.messages[].errors`): a message the business received, not one
+      it sent, failed to be read.
+    - `code_from_text` / `subcode_from_text`: that value was read from the
+      error's text (a `(#131047)` marker, `code 131047`, a logged dict or a
+      JSON fragment in a string), not from a code field: weaker evidence.
+    - `user_title`, `user_message`: the Graph API `error_user_title` and
+      `error_user_msg`, meant for a person.
+    - `shape`: the body shape the error was read from (one of SHAPES).
     """
 
     context: pb.ErrorContext
@@ -49,6 +80,35 @@ class FoundError:
     details: str = ""
     http_status: int = 0
     is_transient: bool | None = None
+    symbolic_code: str = ""
+    retry_after_seconds: float | None = None
+    inbound: bool = False
+    code_from_text: bool = False
+    subcode_from_text: bool = False
+    user_title: str = ""
+    user_message: str = ""
+    shape: str = ""
+
+
+SHAPES = (
+    "meta_webhook",
+    "value",
+    "graph_error",
+    "on_premises",
+    "error_object",
+    "ycloud",
+    "twilio",
+    "gupshup",
+    "infobip",
+    "vonage",
+    "bird",
+    "wati",
+    "360dialog",
+    "text",
+    "structured",
+    "code",
+)
+"""Every `shape` a FoundError can name (the envelope family it was read from)."""
 
 
 @dataclass(slots=True)
@@ -72,10 +132,19 @@ class RawError:
     timestamp: str = ""
     phone_number_id: str = ""
     business_account_id: str = ""
+    symbolic_code: str = ""
+    user_title: str = ""
+    user_message: str = ""
+    inbound: bool = False
+    shape: str = ""
+    retry_after_seconds: float | None = None
 
 
 def to_found(raw: RawError) -> FoundError:
-    """The FoundError of a fully collected RawError."""
+    """The FoundError of a fully collected RawError (codes in its text read when it has none)."""
+    code, subcode, from_text, sub_from_text = with_text_codes(
+        raw.code, raw.subcode, raw.title, raw.message, raw.details
+    )
     return FoundError(
         context_message(
             raw.path,
@@ -85,8 +154,8 @@ def to_found(raw: RawError) -> FoundError:
             raw.timestamp,
             raw.phone_number_id,
             raw.business_account_id,
-            raw.code,
-            raw.subcode,
+            code,
+            subcode,
             raw.title,
             raw.message,
             raw.details,
@@ -95,15 +164,45 @@ def to_found(raw: RawError) -> FoundError:
             raw.error_type,
             raw.http_status,
             raw.is_transient,
+            raw.symbolic_code,
+            raw.user_title,
+            raw.user_message,
+            from_text or sub_from_text,
+            raw.inbound,
+            raw.shape,
         ),
-        raw.code,
-        raw.subcode,
+        code,
+        subcode,
         raw.title,
         raw.message,
         raw.details,
         raw.http_status,
         raw.is_transient,
+        raw.symbolic_code,
+        raw.retry_after_seconds,
+        raw.inbound,
+        from_text,
+        sub_from_text,
+        raw.user_title,
+        raw.user_message,
+        raw.shape,
     )
+
+
+def with_text_codes(
+    code: int | None, subcode: int | None, title: str, message: str, details: str
+) -> tuple[int | None, int | None, bool, bool]:
+    """(code, subcode, code read from text, subcode read from text) of one error.
+
+    Only an error without a code has its text read: a code field always
+    wins over what the text says. Both readers call this, so they agree.
+    """
+    if code is not None or not (title or message or details):
+        return code, subcode, False, False
+    code, text_subcode = codes_in_text(title, message, details)
+    if subcode is None and text_subcode is not None:
+        return code, text_subcode, code is not None, True
+    return code, subcode, code is not None, False
 
 
 def context_message(  # one argument per ErrorContext field, positional: called per error
@@ -124,6 +223,12 @@ def context_message(  # one argument per ErrorContext field, positional: called 
     error_type: str,
     http_status: int,
     is_transient: bool | None,
+    symbolic_code: str = "",
+    user_title: str = "",
+    user_message: str = "",
+    from_text: bool = False,
+    inbound: bool = False,
+    shape: str = "",
 ) -> pb.ErrorContext:
     """The ErrorContext echoed for one error.
 
@@ -149,8 +254,10 @@ def context_message(  # one argument per ErrorContext field, positional: called 
         fields["phone_number_id"] = phone_number_id[:ids]
     if business_account_id:
         fields["business_account_id"] = business_account_id[:ids]
-    if code:
-        fields["original_code"] = code
+    if code is not None:
+        fields["carried_code"] = code
+        if code:
+            fields["original_code"] = code
     if subcode:
         fields["original_subcode"] = subcode
     if title:
@@ -169,37 +276,19 @@ def context_message(  # one argument per ErrorContext field, positional: called 
         fields["http_status"] = http_status
     if is_transient is not None:
         fields["is_transient"] = is_transient
+    if symbolic_code:
+        fields["symbolic_code"] = symbolic_code[:ids]
+    if user_title:
+        fields["error_user_title"] = user_title[:texts]
+    if user_message:
+        fields["error_user_msg"] = user_message[:texts]
+    if from_text:
+        fields["code_from_text"] = True
+    if inbound:
+        fields["inbound"] = True
+    if shape:
+        fields["shape"] = shape
     return pb.ErrorContext(**fields)
-
-
-def parse_code(value: Any, field: str) -> int | None:
-    """A code as sent: int, integral float or digit string; None when absent.
-
-    Anything else (booleans, fractions, negatives, numbers past int64, words)
-    is an InputError naming `field`.
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise InputError(field, f"a code must be a non-negative integer, got {show(value)}")
-    if isinstance(value, int):
-        code = value
-    elif isinstance(value, float):
-        if not value.is_integer():
-            raise InputError(field, f"a code must be a whole number, got {value!r}")
-        code = int(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        if not (text.isascii() and text.isdigit()):
-            raise InputError(field, f"a code must be digits, got {show(value)}")
-        code = int(text)
-    else:
-        raise InputError(field, f"a code must be a number, got {type(value).__name__}")
-    if code < 0 or code > MAX_CODE:
-        raise InputError(field, f"a code must be between 0 and {MAX_CODE}, got {show(code)}")
-    return code
 
 
 def ensure_room(out: Sized, path: str) -> None:

@@ -1,9 +1,16 @@
 """Finds every error in a JSON body, whatever shape it arrived in.
 
-Reads Meta status webhooks (every entry, change, status, message and error),
-value-level errors, Graph API error responses and the provider's own error
-objects, tolerating the variants seen in the wild: codes as strings, a string
-`error_data`, missing `message`/`details`, a WhatsApp code in `error_subcode`.
+Reads, in this order: Meta status webhooks (every entry, change, status,
+message and error), Graph API error responses (`error`, with any vendor
+context beside it), value, status and On-Premises bodies (`statuses`,
+`messages`, `errors`), BSP events (server/classify/envelopes.py), bare error
+objects, arrays of any of these (n8n and Make batches), and wrappers that
+automation tools put around a body (`body`, `data`, `json`, a `raw_body`
+string), with the HTTP status and headers a wrapper carries. Errors nested
+one or two levels inside a vendor object are found too. Tolerates the
+variants seen in the wild: codes as strings or names, a string
+`error_data`, missing `message`/`details`, a WhatsApp code in
+`error_subcode`.
 """
 
 from __future__ import annotations
@@ -12,24 +19,50 @@ from typing import Any
 
 import orjson
 
-from server.classify.found import (
-    FoundError,
-    InputError,
-    RawError,
-    ensure_room,
-    parse_code,
-    to_found,
+from server.classify.envelopes import read_envelope
+from server.classify.error_fields import (
+    ERROR_OBJECT_KEYS,
+    STRONG_KEYS,
+    as_dict,
+    as_list,
+    copy,
+    fill,
+    is_empty,
+    json_type,
+    read_error,
+    to_str,
 )
+from server.classify.found import FoundError, InputError, RawError, ensure_room, to_found
+from server.classify.text_codes import fragments
+from server.classify.transport import http_status_of, lower_headers, wait_seconds
 
-_CODE_KEYS = ("code", "error_code", "errorCode")
-_TITLE_KEYS = ("title", "error_user_title", "reason")
-_MESSAGE_KEYS = ("message", "error_message", "errorMessage", "error_user_msg", "description")
-_DETAIL_KEYS = ("details", "detail")
-_HTTP_KEYS = ("http_status", "status_code", "httpStatus", "statusCode")
-_ERROR_OBJECT_KEYS = frozenset(
-    (*_CODE_KEYS, *_TITLE_KEYS, *_MESSAGE_KEYS, "error_subcode", "error_data", *_HTTP_KEYS)
+NOT_RECOGNISED = (
+    "not a recognised body: expected a Meta webhook (`entry`), a Graph API error (`error`), "
+    "a value, status or On-Premises body (`statuses`, `messages`, `errors`), a BSP body "
+    "(YCloud `whatsappMessage`, Twilio `MessageStatus`/`ErrorCode`, Gupshup `message-event`, "
+    "Infobip `results`, Bird `failure`, Wati `failedCode`, 360dialog `meta`), an error object "
+    "(`code`, `message`, `title`, `details`, `error_data`), an array of these, or a wrapper "
+    "(`body`, `data`, `json`, `payload`, `response`, `raw_body`) around one"
 )
 _CONTAINER_KEYS = ("statuses", "messages", "errors")
+_WRAPPER_KEYS = (
+    "body",
+    "data",
+    "json",
+    "payload",
+    "response",
+    "result",
+    "raw_body",
+    "rawBody",
+    "value",
+    "event",
+)
+_SIBLING_IDS = ("message_uuid", "messageId", "message_id", "id")
+_SIBLING_RECIPIENTS = ("to", "recipient_id", "destination")
+_MAX_DEPTH = 3
+"""Levels of wrappers and vendor objects searched below the top (a batch item counts as one)."""
+_MAX_WRAPPED = 4 * 1024 * 1024
+"""Longest JSON string inside a wrapper that is parsed (the payload limit)."""
 
 
 def loads(payload: bytes | str, field: str = "payload") -> Any:
@@ -44,51 +77,192 @@ def extract_errors(document: Any, field: str = "payload") -> list[FoundError]:
     """Every error in a parsed JSON body, in payload order.
 
     Returns an empty list for a recognised body with no error in it (such as a
-    `delivered` status); raises InputError for anything unrecognised.
+    `delivered` status); raises InputError for a body holding nothing
+    recognisable (the message names the shapes read) or a malformed value.
     """
-    if not isinstance(document, dict):
-        raise InputError(
-            field, f"expected a JSON object (webhook or error body), got {_json_type(document)}"
-        )
     out: list[RawError] = []
-    base = RawError()
-    if "entry" in document:
-        _walk_webhook(document, base, field, out)
-    elif "error" in document:
-        error = document["error"]
-        if isinstance(error, str):
-            out.append(RawError(path=f"{field}.error", message=error))
-        else:
-            _walk_error(error, base, f"{field}.error", out)
-    elif any(key in document for key in _CONTAINER_KEYS):
-        _walk_container(document, base, field, out)
-    elif _ERROR_OBJECT_KEYS.intersection(document):
-        _walk_error(document, base, field, out)
+    if isinstance(document, list):
+        problem = _read_array(document, RawError(), field, out, 0)
+        if problem is not None:
+            raise problem
+    elif isinstance(document, dict):
+        if not _read_body(document, RawError(), field, out, 0):
+            raise InputError(field, NOT_RECOGNISED)
     else:
         raise InputError(
             field,
-            "not a recognised body: expected a webhook (`entry`), a Graph API error "
-            "(`error`), a value or status object (`statuses`, `messages`, `errors`) or "
-            "an error object (`code`, `message`, `title`)",
+            "expected a JSON object (webhook or error body) or an array of them, "
+            f"got {json_type(document)}",
         )
     return [to_found(raw) for raw in out]
 
 
+def errors_in_text(text: str, field: str = "text") -> list[FoundError]:
+    """The errors of a JSON or dict fragment written in `text`; [] when it holds none."""
+    for fragment in fragments(text):
+        out: list[RawError] = []
+        try:
+            recognised = _read_body(fragment, RawError(shape="text"), f"{field}.fragment", out, 0)
+        except InputError:
+            return []  # a fragment we cannot read is only text
+        if recognised and out:
+            found = [to_found(raw) for raw in out]
+            for error in found:  # the fragment's fields are still text the caller logged
+                error.code_from_text = error.code is not None
+                error.subcode_from_text = error.subcode is not None
+                error.context.code_from_text = error.code_from_text or error.subcode_from_text
+            return found
+    return []
+
+
+def _read_body(
+    doc: dict[str, Any], ctx: RawError, path: str, out: list[RawError], depth: int
+) -> bool:
+    """Appends the errors of one body; False when nothing in it is recognisable."""
+    if "entry" in doc:
+        _walk_webhook(doc, copy(ctx, shape=ctx.shape or "meta_webhook"), path, out)
+        return True
+    if "error" in doc:
+        _read_error_key(doc, ctx, path, out)
+        return True
+    if any(key in doc for key in _CONTAINER_KEYS):
+        shape = ctx.shape or ("on_premises" if "meta" in doc else "value")
+        _walk_container(doc, copy(ctx, shape=shape), path, out)
+        return True
+    if read_envelope(doc, ctx, path, out):
+        return True
+    if STRONG_KEYS.intersection(doc):
+        _read_error_object(doc, ctx, path, out)
+        return True
+    if depth < _MAX_DEPTH and _read_wrappers(doc, ctx, path, out, depth):
+        return True
+    if depth == 0 and ERROR_OBJECT_KEYS.intersection(doc):  # only a message, title or status
+        _read_error_object(doc, ctx, path, out)
+        return True
+    return False
+
+
+def _read_error_key(doc: dict[str, Any], ctx: RawError, path: str, out: list[RawError]) -> None:
+    """`{"error": ...}`: a Graph API error, or a vendor's, with the message context beside it."""
+    error = doc["error"]
+    ids = ctx
+    if any(key in doc for key in (*_SIBLING_IDS, *_SIBLING_RECIPIENTS, "status")):
+        ids = copy(
+            ctx,
+            message_id=_first(doc, _SIBLING_IDS) or ctx.message_id,
+            recipient_id=_first(doc, _SIBLING_RECIPIENTS) or ctx.recipient_id,
+            status=to_str(doc.get("status")) or ctx.status,
+        )
+    shape = ctx.shape or _error_shape(error, doc)
+    if isinstance(error, list):
+        for i, item in enumerate(error):
+            read_error(item, ids, f"{path}.error[{i}]", out, shape)
+    else:
+        read_error(error, ids, f"{path}.error", out, shape)
+
+
+def _error_shape(error: Any, doc: dict[str, Any]) -> str:
+    if isinstance(error, dict):
+        if "whatsappApiError" in error:
+            return "ycloud"
+        if "instance" in error or "message_uuid" in doc:
+            return "vonage"
+    return "graph_error"
+
+
+def _read_error_object(doc: dict[str, Any], ctx: RawError, path: str, out: list[RawError]) -> None:
+    """A bare error object; one that says nothing is no error unless its status failed."""
+    probe = RawError()
+    fill(probe, doc, path)
+    ids = ctx
+    if isinstance(doc.get("status"), str):
+        ids = copy(ctx, status=doc["status"], message_id=to_str(doc.get("id")) or ctx.message_id)
+    if is_empty(probe) and not probe.http_status and ids.status.lower() != "failed":
+        return
+    shape = ctx.shape or ("twilio" if "more_info" in doc else "error_object")
+    if "instance" in doc:
+        shape = ctx.shape or "vonage"
+    read_error(doc, ids, path, out, shape)
+
+
+def _read_wrappers(
+    doc: dict[str, Any], ctx: RawError, path: str, out: list[RawError], depth: int
+) -> bool:
+    """Bodies inside wrappers and vendor objects, with the status and wait a wrapper carries."""
+    status = 0
+    for key in ("statusCode", "status", "httpCode", "status_code"):
+        status = http_status_of(doc.get(key))
+        if status:
+            break
+    headers = lower_headers(doc.get("headers"))
+    wait = wait_seconds(headers) if headers else None
+    inner = ctx
+    if status or wait is not None:
+        inner = copy(ctx, http_status=status or ctx.http_status)
+        inner.retry_after_seconds = wait if wait is not None else ctx.retry_after_seconds
+    recognised = False
+    for key in _WRAPPER_KEYS:
+        if key in doc:
+            recognised |= _read_any(doc[key], inner, f"{path}.{key}", out, depth + 1)
+    if recognised:
+        return True
+    for key, value in doc.items():  # an error one or two levels inside a vendor object
+        if key not in _WRAPPER_KEYS and key != "headers" and isinstance(value, dict | list):
+            recognised |= _read_any(value, inner, f"{path}.{key}", out, depth + 1)
+    return recognised
+
+
+def _read_any(value: Any, ctx: RawError, path: str, out: list[RawError], depth: int) -> bool:
+    if isinstance(value, str):
+        text = value.strip()
+        if text[:1] not in ("{", "[") or len(text) > _MAX_WRAPPED:
+            return False
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return False
+    if isinstance(value, dict):
+        return _read_body(value, ctx, path, out, depth)
+    if isinstance(value, list):
+        return _read_array(value, ctx, path, out, depth) is None and bool(value)
+    return False
+
+
+def _read_array(
+    items: list[Any], ctx: RawError, path: str, out: list[RawError], depth: int
+) -> InputError | None:
+    """A batch of bodies (n8n items, Make bundles): None when any is read, else why none is."""
+    problem: InputError | None = None
+    recognised = not items
+    for i, item in enumerate(items):
+        where = f"{path}[{i}]"
+        if isinstance(item, dict):
+            if _read_body(item, ctx, where, out, depth + 1 if depth else 0):
+                recognised = True
+            elif problem is None:
+                problem = InputError(where, NOT_RECOGNISED)
+        elif problem is None:
+            problem = InputError(
+                where, f"expected a JSON object (webhook or error body), got {json_type(item)}"
+            )
+    return None if recognised else problem
+
+
 def _walk_webhook(doc: dict[str, Any], base: RawError, path: str, out: list[RawError]) -> None:
-    for i, entry in enumerate(_list(doc, "entry", path)):
+    for i, entry in enumerate(as_list(doc, "entry", path)):
         entry_path = f"{path}.entry[{i}]"
-        entry = _dict(entry, entry_path)
-        ctx = _copy(base, business_account_id=_str(entry.get("id")))
-        for j, change in enumerate(_list(entry, "changes", entry_path)):
+        entry = as_dict(entry, entry_path)
+        ctx = copy(base, business_account_id=to_str(entry.get("id")))
+        for j, change in enumerate(as_list(entry, "changes", entry_path)):
             change_path = f"{entry_path}.changes[{j}]"
-            change = _dict(change, change_path)
+            change = as_dict(change, change_path)
             value = change.get("value")
             if value is None:
                 continue
-            value = _dict(value, f"{change_path}.value")
+            value = as_dict(value, f"{change_path}.value")
             metadata = value.get("metadata")
-            phone = _str(metadata.get("phone_number_id")) if isinstance(metadata, dict) else ""
-            _walk_container(value, _copy(ctx, phone_number_id=phone), f"{change_path}.value", out)
+            phone = to_str(metadata.get("phone_number_id")) if isinstance(metadata, dict) else ""
+            _walk_container(value, copy(ctx, phone_number_id=phone), f"{change_path}.value", out)
 
 
 def _walk_container(obj: dict[str, Any], ctx: RawError, path: str, out: list[RawError]) -> None:
@@ -97,16 +271,16 @@ def _walk_container(obj: dict[str, Any], ctx: RawError, path: str, out: list[Raw
         ctx = _with_status(obj, ctx)
     for key in obj:
         if key == "statuses":
-            for i, status in enumerate(_list(obj, key, path)):
+            for i, status in enumerate(as_list(obj, key, path)):
                 status_path = f"{path}.statuses[{i}]"
-                status = _dict(status, status_path)
+                status = as_dict(status, status_path)
                 _walk_status(status, ctx, status_path, out)
         elif key == "messages":
-            for i, message in enumerate(_list(obj, key, path)):
+            for i, message in enumerate(as_list(obj, key, path)):
                 message_path = f"{path}.messages[{i}]"
-                message = _dict(message, message_path)
+                message = as_dict(message, message_path)
                 if "errors" in message:
-                    msg_ctx = _copy(ctx, message_id=_str(message.get("id")))
+                    msg_ctx = copy(ctx, message_id=to_str(message.get("id")), inbound=True)
                     _walk_errors(message, msg_ctx, message_path, out)
         elif key == "errors":
             _walk_errors(obj, ctx, path, out)
@@ -121,120 +295,27 @@ def _walk_status(status: dict[str, Any], ctx: RawError, path: str, out: list[Raw
             return
     if status_ctx.status.lower() == "failed":  # a failure with no error item is still a failure
         ensure_room(out, path)
-        out.append(_copy(status_ctx, path=path))
+        out.append(copy(status_ctx, path=path))
 
 
 def _walk_errors(obj: dict[str, Any], ctx: RawError, path: str, out: list[RawError]) -> None:
-    for i, item in enumerate(_list(obj, "errors", path)):
-        _walk_error(item, ctx, f"{path}.errors[{i}]", out)
-
-
-def _walk_error(item: Any, ctx: RawError, path: str, out: list[RawError]) -> None:
-    ensure_room(out, path)
-    if isinstance(item, str):
-        out.append(_copy(ctx, path=path, message=item))
-        return
-    if isinstance(item, int) and not isinstance(item, bool):
-        out.append(_copy(ctx, path=path, code=parse_code(item, path)))
-        return
-    error = _dict(item, path)
-    raw = _copy(ctx, path=path)
-    for key in _CODE_KEYS:
-        if key in error:
-            raw.code = parse_code(error[key], f"{path}.{key}")
-            break
-    if "error_subcode" in error:
-        raw.subcode = parse_code(error["error_subcode"], f"{path}.error_subcode")
-    raw.title = _first_str(error, _TITLE_KEYS)
-    raw.message = _first_str(error, _MESSAGE_KEYS)
-    data = error.get("error_data")
-    if isinstance(data, dict):
-        raw.details = _str(data.get("details"))
-    elif isinstance(data, str):
-        raw.details = data
-    if not raw.details:
-        raw.details = _first_str(error, _DETAIL_KEYS)
-    raw.href = _str(error.get("href"))
-    raw.fbtrace_id = _str(error.get("fbtrace_id"))
-    raw.error_type = _str(error.get("type"))
-    transient = error.get("is_transient")
-    if isinstance(transient, bool):
-        raw.is_transient = transient
-    elif isinstance(transient, str) and transient.lower() in ("true", "false"):
-        raw.is_transient = transient.lower() == "true"
-    for key in _HTTP_KEYS:
-        status = error.get(key)
-        if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599:
-            raw.http_status = status
-            break
-    out.append(raw)
+    for i, item in enumerate(as_list(obj, "errors", path)):
+        read_error(item, ctx, f"{path}.errors[{i}]", out, ctx.shape)
 
 
 def _with_status(obj: dict[str, Any], ctx: RawError) -> RawError:
-    return _copy(
+    return copy(
         ctx,
-        message_id=_str(obj.get("id")) or ctx.message_id,
-        recipient_id=_str(obj.get("recipient_id")) or ctx.recipient_id,
-        status=_str(obj.get("status")) or ctx.status,
-        timestamp=_str(obj.get("timestamp")) or ctx.timestamp,
+        message_id=to_str(obj.get("id")) or ctx.message_id,
+        recipient_id=to_str(obj.get("recipient_id")) or ctx.recipient_id,
+        status=to_str(obj.get("status")) or ctx.status,
+        timestamp=to_str(obj.get("timestamp")) or ctx.timestamp,
     )
 
 
-def _copy(raw: RawError, **changes: Any) -> RawError:
-    fresh = RawError(
-        path=raw.path,
-        message_id=raw.message_id,
-        recipient_id=raw.recipient_id,
-        status=raw.status,
-        timestamp=raw.timestamp,
-        phone_number_id=raw.phone_number_id,
-        business_account_id=raw.business_account_id,
-    )
-    for key, value in changes.items():
-        setattr(fresh, key, value)
-    return fresh
-
-
-def _list(obj: dict[str, Any], key: str, path: str) -> list[Any]:
-    value = obj.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise InputError(f"{path}.{key}", f"expected an array, got {_json_type(value)}")
-    return value
-
-
-def _dict(value: Any, path: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InputError(path, f"expected an object, got {_json_type(value)}")
-    return value
-
-
-def _str(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return ""
-
-
-def _first_str(obj: dict[str, Any], keys: tuple[str, ...]) -> str:
+def _first(doc: dict[str, Any], keys: tuple[str, ...]) -> str:
     for key in keys:
-        text = _str(obj.get(key))
+        text = to_str(doc.get(key))
         if text:
             return text
     return ""
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"

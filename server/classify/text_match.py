@@ -12,6 +12,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from server.catalog import Catalog, Entry
@@ -42,16 +45,92 @@ _STOPWORDS = frozenset(
 )
 
 # Aliases for texts that name a failure without using the catalog's wording.
-# Each maps a pattern on the normalised text to a catalog code.
-_ALIASES: tuple[tuple[re.Pattern[str], int], ...] = (
-    (re.compile(r"\beconnreset\b|connection reset by peer"), 114005),
-    (re.compile(r"\boperation timed out\b|\bconnection timed out\b|\betimedout\b"), 113001),
-    (re.compile(r"\bssl\b.*\b(error|handshake)\b|\btls handshake\b"), 113003),
-    (re.compile(r"\bfailed to connect\b|\bconnection refused\b|\beconnrefused\b"), 113004),
-    (re.compile(r"\b429\b|\btoo many requests\b"), 116002),
-    (re.compile(r"\b502\b|\bbad gateway\b"), 114001),
-    (re.compile(r"\bmore than 24 hours\b|\bre-engagement\b"), 131047),
+# Each maps alternatives on the normalised text to a catalog code; an
+# alternative is a sequence of steps that must occur in that order, a step
+# any one of its phrases. `words(...)` phrases stand as whole words (regex
+# `\b...\b`), `inside(...)` phrases may touch other letters. Matching is
+# str.find plus a look at the neighbouring characters, and each step
+# resumes where the last one ended, so one rule reads the text once: a
+# pattern such as `\bssl\b.*\berror\b` instead rescans the rest of the
+# text for every "ssl" in it (quadratic).
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    text: str
+    whole_word: bool
+
+
+_Step = tuple[_Phrase, ...]
+"""Any one of these phrases."""
+
+
+def words(*phrases: str) -> _Step:
+    r"""Phrases that must stand as whole words, as `\bphrase\b` in a regex."""
+    return tuple(_Phrase(phrase, True) for phrase in phrases)
+
+
+def inside(*phrases: str) -> _Step:
+    """Phrases that may sit inside longer words."""
+    return tuple(_Phrase(phrase, False) for phrase in phrases)
+
+
+_ALIASES: tuple[tuple[int, tuple[tuple[_Step, ...], ...]], ...] = (
+    (114005, ((words("econnreset"),), (inside("connection reset by peer"),))),
+    (113001, ((words("operation timed out", "connection timed out", "etimedout"),),)),
+    (113003, ((words("ssl"), words("error", "handshake")), (words("tls handshake"),))),
+    (113004, ((words("failed to connect", "connection refused", "econnrefused"),),)),
+    (116002, ((words("429", "too many requests"),),)),
+    (114001, ((words("502", "bad gateway"),),)),
+    (131047, ((words("more than 24 hours", "re-engagement"),),)),
 )
+
+
+def _is_word_char(char: str) -> bool:
+    r"""What regex `\w` matches in a str pattern: letters and digits of any script, `_`."""
+    return char.isalnum() or char == "_"
+
+
+def _find_phrase(text: str, phrase: _Phrase, start: int) -> int:
+    """End of the first occurrence of `phrase` at or after `start`, or -1.
+
+    Each retry starts one past the last hit, so all retries together read
+    the text once.
+    """
+    needle = phrase.text
+    at = text.find(needle, start)
+    while at >= 0:
+        end = at + len(needle)
+        if not phrase.whole_word or (
+            (at == 0 or not _is_word_char(text[at - 1]))
+            and (end == len(text) or not _is_word_char(text[end]))
+        ):
+            return end
+        at = text.find(needle, at + 1)
+    return -1
+
+
+def _find_step(text: str, step: _Step, start: int) -> int:
+    """End of the earliest occurrence of any phrase of `step` at or after `start`, or -1."""
+    ends = [end for phrase in step if (end := _find_phrase(text, phrase, start)) >= 0]
+    return min(ends) if ends else -1
+
+
+def alias_matches(text: str, alternatives: tuple[tuple[_Step, ...], ...]) -> bool:
+    """True when every step of one alternative occurs in `text`, in order.
+
+    The earliest end of a step leaves the most text for the next one, so
+    taking it is never wrong and no step is tried twice.
+    """
+    for steps in alternatives:
+        at = 0
+        for step in steps:
+            at = _find_step(text, step, at)
+            if at < 0:
+                break
+        else:
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +145,48 @@ class TextMatch:
 def normalise(text: str) -> str:
     """Case-folded, straight quotes, single spaces, no trailing full stop."""
     return " ".join(text.translate(_QUOTES).casefold().split()).rstrip(".")
+
+
+class TextBudgetError(Exception):
+    """The request in progress matched more text than its budget allows."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} characters of error text to match")
+        self.limit = limit
+
+
+class TextMeter:
+    """Characters of text one request may have matched afresh (cache hits are free).
+
+    A request's texts are matched deep inside the readers, so the meter
+    rides along in a context variable (`metering`) rather than through
+    every call, and the matcher charges it before the work.
+    """
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def charge(self, chars: int) -> None:
+        """Counts `chars`; TextBudgetError once the total is past the limit."""
+        self.used += chars
+        if self.used > self.limit:
+            raise TextBudgetError(self.limit)
+
+
+_METER: ContextVar[TextMeter | None] = ContextVar("text_meter", default=None)
+
+
+@contextmanager
+def metering(meter: TextMeter) -> Iterator[TextMeter]:
+    """Charges every text matched in this context (this task or thread) to `meter`."""
+    token = _METER.set(meter)
+    try:
+        yield meter
+    finally:
+        _METER.reset(token)
 
 
 class TextMatcher:
@@ -88,7 +209,7 @@ class TextMatcher:
             words = documents.setdefault(entry.code, set())
             words.update(_words(f"{entry.reason} {entry.description}"))
         self._reasons = sorted(reasons.items(), key=lambda item: -len(item[0]))
-        self._aliases = tuple((p, c) for p, c in _ALIASES if c in catalog.listings)
+        self._aliases = tuple((a, c) for c, a in _ALIASES if c in catalog.listings)
         frequency = Counter(word for words in documents.values() for word in words)
         total = max(len(documents), 1)
         self._idf = {word: math.log(1 + total / count) for word, count in frequency.items()}
@@ -107,6 +228,9 @@ class TextMatcher:
             cached = self._cache.get(texts, _MISS)
             if cached is not _MISS:
                 return cached  # type: ignore[return-value]
+        meter = _METER.get()
+        if meter is not None:
+            meter.charge(sum(min(len(text), _MAX_TEXT) for text in texts))
         best = self._match(texts)
         if cacheable:
             if len(self._cache) >= _CACHE_MAX:
@@ -141,13 +265,13 @@ class TextMatcher:
             at = key.find(reason)
             if at >= 0 and _bounded(key, at, at + len(reason)):
                 return TextMatch(code, CONF_REASON_IN_TEXT, "reason in text")
-        for pattern, code in self._aliases:
-            if pattern.search(key):
+        for alternatives, code in self._aliases:
+            if alias_matches(key, alternatives):
                 return TextMatch(code, CONF_ALIAS, "alias")
         return self._by_words(key)
 
     def _by_words(self, key: str) -> TextMatch | None:
-        words = set(_words(key))
+        words = {w for w in _WORD.findall(key) if w not in _STOPWORDS and len(w) > 1}
         if not words:
             return None
         best_code, best_score = -1, 0.0
@@ -166,8 +290,23 @@ class TextMatcher:
 
 
 def _ordered(catalog: Catalog) -> list[Entry]:
-    """Document entries first, so they win ties against Meta's wording."""
-    return sorted(catalog.entries, key=lambda entry: entry.source != pb.SOURCE_PROVIDER_DOCUMENT)
+    """The entries text may point to, document entries first (they win ties against Meta's).
+
+    Retired codes are left out: the platform no longer sends them, so their
+    titles ("Too many requests") must not outbid a current code's. Of a Meta
+    range (200–299) only its first code stands for the range's wording.
+    """
+    current = [
+        entry
+        for entry in catalog.entries
+        if not entry.retired
+        and not (
+            entry.document_range
+            and entry.source != pb.SOURCE_PROVIDER_DOCUMENT
+            and entry.code != int(entry.document_range.replace("–", "-").split("-")[0])
+        )
+    ]
+    return sorted(current, key=lambda entry: entry.source != pb.SOURCE_PROVIDER_DOCUMENT)
 
 
 def _words(text: str) -> list[str]:

@@ -11,8 +11,12 @@ The fast path must find exactly what `server.classify.generic_reader.extract_err
 so it only answers when it is sure: anything unusual (a type it did not
 expect, a value carrying several containers whose key order would matter, a
 value-level status, a top level that is not a webhook) returns None and the
-generic path answers, with its own error messages. tests/test_fastpath.py
-checks both paths agree on the corpus and on generated webhooks.
+generic path answers, with its own error messages. An error object with a
+key the fast path does not read (a BSP's `whatsappApiError`, Twilio's
+`ErrorCode`...) fails the typed decode (`forbid_unknown_fields`), and so does
+a code that is not a plain number: both go to the generic path at no cost to
+the common case. tests/test_fastpath.py checks both paths agree on the
+corpus and on generated webhooks.
 """
 
 from __future__ import annotations
@@ -27,80 +31,17 @@ from server.classify.found import (
     FoundError,
     context_message,
     ensure_room,
-    parse_code,
+    with_text_codes,
 )
+from server.classify.transport import http_status_of
+from server.classify.webhook_structs import Error as _Error
+from server.classify.webhook_structs import ErrorData as _ErrorData
+from server.classify.webhook_structs import Status as _Status
+from server.classify.webhook_structs import Value as _Value
+from server.classify.webhook_structs import Webhook as _Webhook
 
 _UNSET: Any = msgspec.UNSET
-
-
-class _ErrorData(msgspec.Struct):
-    details: Any = None
-
-
-class _Error(msgspec.Struct):
-    code: Any = _UNSET
-    error_code: Any = _UNSET
-    errorCode: Any = _UNSET  # noqa: N815 (the JSON key)
-    error_subcode: Any = _UNSET
-    title: Any = None
-    error_user_title: Any = None
-    reason: Any = None
-    message: Any = None
-    error_message: Any = None
-    errorMessage: Any = None  # noqa: N815
-    error_user_msg: Any = None
-    description: Any = None
-    error_data: _ErrorData | str | None = None
-    details: Any = None
-    detail: Any = None
-    href: Any = None
-    fbtrace_id: Any = None
-    type: Any = None
-    is_transient: Any = None
-    http_status: Any = None
-    status_code: Any = None
-    httpStatus: Any = None  # noqa: N815
-    statusCode: Any = None  # noqa: N815
-
-
-class _Status(msgspec.Struct):
-    id: Any = None
-    status: Any = None
-    timestamp: Any = None
-    recipient_id: Any = None
-    errors: list[_Error] | None = None
-
-
-class _Message(msgspec.Struct):
-    id: Any = None
-    errors: list[_Error] | msgspec.UnsetType | None = _UNSET
-
-
-class _Metadata(msgspec.Struct):
-    phone_number_id: Any = None
-
-
-class _Value(msgspec.Struct):
-    metadata: _Metadata | None = None
-    statuses: list[_Status] | msgspec.UnsetType | None = _UNSET
-    messages: list[_Message] | msgspec.UnsetType | None = _UNSET
-    errors: list[_Error] | msgspec.UnsetType | None = _UNSET
-    status: Any = _UNSET
-    recipient_id: Any = _UNSET
-
-
-class _Change(msgspec.Struct):
-    value: _Value | None = None
-
-
-class _Entry(msgspec.Struct):
-    id: Any = None
-    changes: list[_Change] | None = None
-
-
-class _Webhook(msgspec.Struct):
-    entry: list[_Entry] | msgspec.UnsetType | None = _UNSET
-    error: _Error | str | msgspec.UnsetType = _UNSET  # a Graph API error body
+_SIBLINGS = tuple(f for f in _Webhook.__struct_fields__ if f not in ("entry", "error"))
 
 
 _DECODER = msgspec.json.Decoder(_Webhook)
@@ -127,7 +68,12 @@ def extract_webhook_errors(payload: bytes | str, field: str = "payload") -> list
         return None
     entries = webhook.entry
     if entries is _UNSET:
-        return _graph_error(webhook.error, f"{field}.error")
+        if any(getattr(webhook, name) is not _UNSET for name in _SIBLINGS):
+            return None
+        try:
+            return _graph_error(webhook.error, f"{field}.error")
+        except _NotSureError:
+            return None
     if type(entries) is not list:
         return None
     out: list[FoundError] = []
@@ -147,10 +93,10 @@ def extract_webhook_errors(payload: bytes | str, field: str = "payload") -> list
 def _graph_error(error: _Error | str | msgspec.UnsetType, path: str) -> list[FoundError] | None:
     """`{"error": {...}}` as the Graph API answers; None for anything else."""
     if isinstance(error, str):
-        return [_bare(_NO_CONTEXT, path, error)]
+        return [_bare(_NO_CONTEXT, path, error, "graph_error")]
     if isinstance(error, _Error):
         out: list[FoundError] = []
-        _append_error(error, _NO_CONTEXT, path, out)
+        _append_error(error, _NO_CONTEXT, path, out, "graph_error", False)
         return out
     return None
 
@@ -181,11 +127,11 @@ def _walk_value(value: _Value, waba: str, path: str, out: list[FoundError]) -> N
         for k, message in enumerate(messages):
             if message.errors is not _UNSET and message.errors:
                 context = (_str(message.id), "", "", "", phone, waba)
-                _walk_errors(message.errors, context, f"{path}.messages[{k}]", out)
+                _walk_errors(message.errors, context, f"{path}.messages[{k}]", out, True)
         return
     errors = value.errors
     if errors:
-        _walk_errors(errors, ("", "", "", "", phone, waba), path, out)
+        _walk_errors(errors, ("", "", "", "", phone, waba), path, out, False)
 
 
 def _walk_status(status: _Status, waba: str, phone: str, path: str, out: list[FoundError]) -> None:
@@ -208,23 +154,30 @@ def _walk_status(status: _Status, waba: str, phone: str, path: str, out: list[Fo
     )
     if status.errors:
         before = len(out)
-        _walk_errors(status.errors, context, path, out)
+        _walk_errors(status.errors, context, path, out, False)
         if len(out) > before:
             return
     if state.lower() == "failed":
         ensure_room(out, path)
-        out.append(_bare(context, path, ""))
+        out.append(_bare(context, path, "", _WEBHOOK))
 
 
-def _walk_errors(errors: list[_Error], context: _Ids, path: str, out: list[FoundError]) -> None:
+_WEBHOOK = "meta_webhook"
+
+
+def _walk_errors(
+    errors: list[_Error], context: _Ids, path: str, out: list[FoundError], inbound: bool
+) -> None:
     for i, error in enumerate(errors):
         where = f"{path}.errors[{i}]"
         if len(out) >= MAX_ERRORS:
             ensure_room(out, where)
-        _append_error(error, context, where, out)
+        _append_error(error, context, where, out, _WEBHOOK, inbound)
 
 
-def _append_error(error: _Error, context: _Ids, where: str, out: list[FoundError]) -> None:
+def _append_error(
+    error: _Error, context: _Ids, where: str, out: list[FoundError], shape: str, inbound: bool
+) -> None:
     message_id, recipient_id, state, timestamp, phone, waba = context
     code = _code(error.code, where, "code")
     if error.code is _UNSET:
@@ -243,9 +196,10 @@ def _append_error(error: _Error, context: _Ids, where: str, out: list[FoundError
         transient = lowered == "true" if lowered in ("true", "false") else None
     http_status = 0
     for status in (error.http_status, error.status_code, error.httpStatus, error.statusCode):
-        if type(status) is int and 100 <= status <= 599:
-            http_status = status
-            break
+        if status is not None:
+            http_status = http_status_of(status)
+            if http_status:
+                break
     title, message, href, trace, kind = (
         error.title,
         error.message,
@@ -271,6 +225,14 @@ def _append_error(error: _Error, context: _Ids, where: str, out: list[FoundError
     )
     details = details or _first(error.details, error.detail)
     subcode = _code(error.error_subcode, where, "error_subcode")
+    if type(kind) is str and "://" in kind:
+        raise _NotSureError  # an RFC 7807 problem link: the generic path reads its code
+    user_title, user_message = _str(error.error_user_title), _str(error.error_user_msg)
+    from_text = sub_from_text = False
+    if code is None:
+        code, subcode, from_text, sub_from_text = with_text_codes(
+            code, subcode, title, message, details
+        )
     echoed = context_message(
         where,
         message_id,
@@ -289,23 +251,89 @@ def _append_error(error: _Error, context: _Ids, where: str, out: list[FoundError
         kind if type(kind) is str else _str(kind),
         http_status,
         transient,
+        "",
+        user_title,
+        user_message,
+        from_text or sub_from_text,
+        inbound,
+        shape,
     )
-    out.append(FoundError(echoed, code, subcode, title, message, details, http_status, transient))
+    out.append(
+        FoundError(
+            echoed,
+            code,
+            subcode,
+            title,
+            message,
+            details,
+            http_status,
+            transient,
+            "",
+            None,
+            inbound,
+            from_text,
+            sub_from_text,
+            user_title,
+            user_message,
+            shape,
+        )
+    )
 
 
 def _code(value: Any, where: str, key: str) -> int | None:
-    """A code field: plain ints inline, everything else through `parse_code`."""
-    if value is _UNSET:
+    """A code field: plain ints and digit strings inline; anything else is the generic path's.
+
+    Names, sentinels and bad codes decline, so the generic path answers
+    with its own reading (or its own error message).
+    """
+    if value is _UNSET or value is None:
         return None
-    if type(value) is int and 0 <= value <= MAX_CODE:
-        return value
-    return parse_code(value, f"{where}.{key}")
+    kind = type(value)
+    if kind is int and 0 <= value <= MAX_CODE:
+        return value  # type: ignore[no-any-return]
+    if kind is str:
+        text = value.strip()
+        if not text:
+            return None
+        if text.isascii() and text.isdigit() and int(text) <= MAX_CODE:
+            return int(text)
+    elif kind is float and value.is_integer() and 0 <= value <= MAX_CODE:
+        return int(value)
+    raise _NotSureError
 
 
-def _bare(context: _Ids, path: str, message: str) -> FoundError:
+def _bare(context: _Ids, path: str, message: str, shape: str) -> FoundError:
     """An error with no error object: a failed status without errors, or a string error."""
-    echoed = context_message(path, *context, None, None, "", message, "", "", "", "", 0, None)
-    return FoundError(echoed, message=message)
+    code, subcode, from_text, sub_from_text = with_text_codes(None, None, "", message, "")
+    echoed = context_message(
+        path,
+        *context,
+        code,
+        subcode,
+        "",
+        message,
+        "",
+        "",
+        "",
+        "",
+        0,
+        None,
+        "",
+        "",
+        "",
+        from_text or sub_from_text,
+        False,
+        shape,
+    )
+    return FoundError(
+        echoed,
+        code,
+        subcode,
+        message=message,
+        code_from_text=from_text,
+        subcode_from_text=sub_from_text,
+        shape=shape,
+    )
 
 
 def _str(value: Any) -> str:

@@ -1,18 +1,26 @@
-"""What the server admits: at most N calls in flight, and only requests that decode.
+"""What the server admits: N calls in flight, streams that keep sending, requests that decode.
 
 grpcio's `maximum_concurrent_rpcs` has had bugs and counts health probes too,
 so the server counts calls itself in a server interceptor: a call holds a
 slot from its handler's start to its end (a stream: until it closes or is
 cancelled), and a call past the limit ends at once with RESOURCE_EXHAUSTED.
-The health service is never counted or refused, so probes keep working at
-the limit. The count is per process (per worker with --workers N).
+The count is per process (per worker with --workers N); how many of the
+slots one connection can take is capped by the transport
+(`grpc.max_concurrent_streams`, server/app.py).
+
+A slot must not be held for nothing: a stream that sends no request
+message for `--stream-idle-timeout` seconds is ended with UNAVAILABLE (the
+client library opens a new one; nothing was in flight). Health Check is
+never counted or refused, so probes answer at the limit; health Watch
+streams, which a caller can open without a token, have their own small cap.
 
 The same wrapper decodes the request messages itself: grpcio answers bytes
 that are not a valid message (corrupt wire format, a string field that is
 not UTF-8) with UNKNOWN "Unexpected DecodeError"; here they get
-INVALID_ARGUMENT naming the message type and what was wrong. Wrapping once
-per method and decoding where grpcio would have keeps the cost to one extra
-coroutine frame per call.
+INVALID_ARGUMENT naming the message type and what was wrong. A method may
+also have a check on the raw bytes (server/rpc/wire_guard.py) that refuses
+a request before it is parsed. Wrapping once per method and decoding where
+grpcio would have keeps the cost to one extra coroutine frame per call.
 """
 
 from __future__ import annotations
@@ -20,37 +28,49 @@ from __future__ import annotations
 import argparse
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
 
+from server.ops.decoding import Check, Decode, Read, checked, stream_in, unary_in, undecodable
 from server.ops.refusals import Refusals
-from server.rich_status import resource_exhausted
+from server.rich_status import ServiceError, resource_exhausted
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_MAX_CONCURRENT_RPCS = 1000
 """Calls and streams one server process runs at once (0 turns the limit off)."""
+DEFAULT_STREAM_IDLE_SECONDS = 60.0
+"""A stream waiting this long for its next request message is ended."""
+DEFAULT_MAX_HEALTH_WATCHES = 64
+"""Health Watch streams at once (probes use Check, which is never limited)."""
 UNLIMITED_PREFIXES = ("/grpc.health.v1.Health/",)
-"""Methods never counted nor refused: probes must answer when the server is full."""
+"""Methods never counted against the main limit: probes must answer when the server is full."""
 
 Handler = Any  # grpc.RpcMethodHandler (grpc ships no type hints)
 Context = Any  # grpc.aio.ServicerContext
-Decode = Callable[[bytes], Any]
-Read = Callable[[Any, Context], Any]
-"""Turns what grpcio hands the handler (bytes, or an iterator of them) into messages."""
 
 
 class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is untyped
     """Counts in-flight calls against `limit` (None: no limit) and decodes requests."""
 
-    def __init__(self, limit: int | None, on_refused: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        limit: int | None,
+        on_refused: Callable[[str], None] | None = None,
+        checks: Mapping[str, Check] | None = None,
+        idle_timeout: float | None = DEFAULT_STREAM_IDLE_SECONDS,
+        health_watches: int = DEFAULT_MAX_HEALTH_WATCHES,
+    ) -> None:
         if limit is not None and limit < 1:
             raise ValueError(f"the limit must be at least 1, got {limit}")
         self.limit = limit if limit is not None else float("inf")
         self.in_flight = 0
+        self.watches = 0
+        self.health_watches = health_watches
+        self.idle_timeout = idle_timeout or None
         error = resource_exhausted(
             f"server busy: {limit} concurrent calls and streams already in flight "
             "(--max-concurrent-rpcs); retry with backoff",
@@ -58,7 +78,20 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
         )
         self._busy = (error.grpc_code, error.status.message, error.trailing_metadata)
         self._busy_refusals = Refusals("too_many_rpcs", on_refused)
-        self._note = on_refused or _ignore  # metrics: undecodable requests
+        watch_error = resource_exhausted(
+            f"{health_watches} health Watch streams already open (--max-health-watches); "
+            "probes can use Check, which is never limited",
+            "TOO_MANY_HEALTH_WATCHES",
+        )
+        self._watch_busy = (
+            watch_error.grpc_code,
+            watch_error.status.message,
+            watch_error.trailing_metadata,
+        )
+        self._watch_refusals = Refusals("too_many_health_watches", on_refused)
+        self._note = on_refused or _ignore  # metrics: undecodable, unparsed, idle
+        self._checks = dict(checks or {})
+        """Per method: a look at the raw bytes before they are parsed (server/rpc/wire_guard.py)."""
         # method -> (handler from the continuation, the admitting handler built for it)
         self._wrapped: dict[str, tuple[Handler, Handler]] = {}
 
@@ -75,22 +108,30 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
         cached = self._wrapped.get(method)
         if cached is not None and cached[0] is handler:
             return cached[1]
-        wrapped = handler if method.startswith(UNLIMITED_PREFIXES) else self._wrap(handler)
+        if not method.startswith(UNLIMITED_PREFIXES):
+            wrapped = self._wrap(handler, self._checks.get(method))
+        elif handler.response_streaming and not handler.request_streaming:
+            wrapped = handler._replace(unary_stream=self._watch(handler.unary_stream))
+        else:
+            wrapped = handler  # Check: never limited
         self._wrapped[method] = (handler, wrapped)
         return wrapped
 
-    def _wrap(self, handler: Handler) -> Handler:
+    def _wrap(self, handler: Handler, check: Check | None) -> Handler:
         decode: Decode | None = handler.request_deserializer
-        if handler.request_streaming and handler.response_streaming:
-            behavior = self._stream_out(handler.stream_stream, _stream_in(decode, self._note))
-            return handler._replace(stream_stream=behavior, request_deserializer=None)
+        if decode is not None and check is not None:
+            decode = checked(check, decode)
         if handler.request_streaming:
-            behavior = self._unary_out(handler.stream_unary, _stream_in(decode, self._note))
+            read = stream_in(decode, self._note, self.idle_timeout)
+            if handler.response_streaming:
+                behavior = self._stream_out(handler.stream_stream, read)
+                return handler._replace(stream_stream=behavior, request_deserializer=None)
+            behavior = self._unary_out(handler.stream_unary, read)
             return handler._replace(stream_unary=behavior, request_deserializer=None)
         if handler.response_streaming:
-            behavior = self._stream_out(handler.unary_stream, _unary_in(decode))
+            behavior = self._stream_out(handler.unary_stream, unary_in(decode))
             return handler._replace(unary_stream=behavior, request_deserializer=None)
-        behavior = self._unary_out(handler.unary_unary, _unary_in(decode))
+        behavior = self._unary_out(handler.unary_unary, unary_in(decode))
         return handler._replace(unary_unary=behavior, request_deserializer=None)
 
     async def _refuse(self, context: Context) -> None:
@@ -102,6 +143,32 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
                 count,
             )
         await context.abort(*self._busy)
+
+    def _watch(self, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        """Health Watch, counted against its own cap (it answers without a token)."""
+
+        async def watched(request: Any, context: Context) -> AsyncIterator[Any]:
+            if self.watches >= self.health_watches:
+                count = self._watch_refusals.refused()
+                if count is not None:
+                    _LOGGER.warning(
+                        "at the limit of %d health Watch streams: refused %d since the last report",
+                        self.health_watches,
+                        count,
+                    )
+                await context.abort(*self._watch_busy)
+            self.watches += 1
+            try:
+                result = behavior(request, context)
+                if inspect.isawaitable(result):  # grpcio's Watch writes with context.write()
+                    await result
+                    return
+                async for response in result:
+                    yield response
+            finally:
+                self.watches -= 1
+
+        return watched
 
     # The wrappers inline the check and the decoding: one coroutine frame per call.
 
@@ -115,7 +182,10 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
                     request = read(raw, context)
                 except DecodeError as exc:
                     self._note("undecodable_request")
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _undecodable(exc))
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, undecodable(exc))
+                except ServiceError as exc:
+                    self._note("unparsed_request")
+                    await context.abort(exc.grpc_code, exc.status.message, exc.trailing_metadata)
                 result = behavior(request, context)
                 return await result if inspect.isawaitable(result) else result
             finally:
@@ -133,7 +203,10 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
                     request = read(raw, context)
                 except DecodeError as exc:
                     self._note("undecodable_request")
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _undecodable(exc))
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, undecodable(exc))
+                except ServiceError as exc:
+                    self._note("unparsed_request")
+                    await context.abort(exc.grpc_code, exc.status.message, exc.trailing_metadata)
                 result = behavior(request, context)
                 if inspect.isawaitable(result):  # a handler that writes with context.write()
                     await result
@@ -146,46 +219,12 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
         return admitted
 
 
-def _unary_in(decode: Decode | None) -> Read:
-    """Decodes a unary request (DecodeError if it cannot be)."""
-
-    def read(raw: Any, context: Context) -> Any:
-        return raw if decode is None else decode(raw)
-
-    return read
-
-
-def _stream_in(decode: Decode | None, note: Callable[[str], None]) -> Read:
-    """Decodes each message of a request stream as the handler reads it."""
-
-    def read(raw_iterator: Any, context: Context) -> Any:
-        if decode is None:
-            return raw_iterator
-
-        async def decoded() -> AsyncIterator[Any]:
-            async for raw in raw_iterator:
-                try:
-                    message = decode(raw)
-                except DecodeError as exc:
-                    note("undecodable_request")
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _undecodable(exc))
-                yield message
-
-        return decoded()
-
-    return read
-
-
 def _ignore(reason: str) -> None:
     """No metrics: a refusal is only logged."""
 
 
-def _undecodable(exc: DecodeError) -> str:
-    return f"the request is not a valid protobuf message: {exc}"
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The --max-concurrent-rpcs flag."""
+    """The flags that share the server out: calls in flight, idle streams, health watches."""
     parser.add_argument(
         "--max-concurrent-rpcs",
         type=int,
@@ -194,13 +233,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="calls and streams in flight per process before new ones get RESOURCE_EXHAUSTED "
         f"(default {DEFAULT_MAX_CONCURRENT_RPCS}; 0 turns the limit off; health is never limited)",
     )
+    parser.add_argument(
+        "--stream-idle-timeout",
+        type=float,
+        default=DEFAULT_STREAM_IDLE_SECONDS,
+        metavar="SECONDS",
+        help="end a stream that sends no request message for this long, with UNAVAILABLE "
+        f"(default {DEFAULT_STREAM_IDLE_SECONDS:g}; 0: never)",
+    )
+    parser.add_argument(
+        "--max-health-watches",
+        type=int,
+        default=DEFAULT_MAX_HEALTH_WATCHES,
+        metavar="N",
+        help=f"health Watch streams open at once (default {DEFAULT_MAX_HEALTH_WATCHES}); "
+        "health Check is never limited",
+    )
 
 
 def interceptors(
-    limit: int | None, on_refused: Callable[[str], None] | None = None
+    limit: int | None,
+    on_refused: Callable[[str], None] | None = None,
+    checks: Mapping[str, Check] | None = None,
+    idle_timeout: float | None = DEFAULT_STREAM_IDLE_SECONDS,
+    health_watches: int = DEFAULT_MAX_HEALTH_WATCHES,
 ) -> list[grpc.aio.ServerInterceptor]:
     """The admission interceptor (always: it also maps undecodable requests); limit 0: none.
 
-    `on_refused(reason)` hears of each call it ends ("too_many_rpcs", "undecodable_request").
+    `on_refused(reason)` hears of each call it ends ("too_many_rpcs", "undecodable_request",
+    "unparsed_request", "idle_stream", "too_many_health_watches").
     """
-    return [Admission(limit or None, on_refused)]
+    return [Admission(limit or None, on_refused, checks, idle_timeout, health_watches)]

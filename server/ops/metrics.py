@@ -30,14 +30,12 @@ import time
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
     CollectorRegistry,
     GCCollector,
     PlatformCollector,
     ProcessCollector,
-    start_http_server,
 )
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -47,15 +45,26 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from server.ops import metrics_http
+from server.ops.unknown_codes import UnknownCodes
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 if TYPE_CHECKING:
     from server.catalog import Catalog
-    from server.classify.classifier import Decision
+    from server.classify.decide import Decision
 
 _LOGGER = logging.getLogger(__name__)
 
-REFUSAL_REASONS = ("unauthenticated", "too_many_rpcs", "undecodable_request")
+UNKNOWN_SERIES = 50
+"""Unknown codes exported as series: bounded so junk codes cannot blow up Prometheus."""
+REFUSAL_REASONS = (
+    "unauthenticated",
+    "too_many_rpcs",
+    "undecodable_request",
+    "unparsed_request",
+    "idle_stream",
+    "too_many_health_watches",
+)
 """Why an interceptor ended a call (whatsapp_errors_refused_calls_total{reason})."""
 
 LATENCY_BUCKETS = (
@@ -116,6 +125,8 @@ class Metrics:
     """False for NoMetrics: nothing is exported."""
 
     def __init__(self) -> None:
+        self.unknown = UnknownCodes()
+        """Codes met that no entry knows (kept with metrics off too: an RPC serves it)."""
         self.started: dict[tuple[str, str, str], int] = {}
         self.handled: dict[tuple[str, str, str, str], int] = {}
         self.latency: dict[tuple[str, str, str], Histogram] = {}
@@ -132,7 +143,7 @@ class Metrics:
         ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, RSS, fds
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
-        self._httpd: WSGIServer | None = None
+        self._httpd: metrics_http.MetricsServer | None = None
         self._http_thread: threading.Thread | None = None
         self.port = 0
 
@@ -145,10 +156,14 @@ class Metrics:
             self.items["without_errors"] += 1
             return
         self.items["with_errors"] += 1
+        inferred = False
         for decision in decisions:
             info = decision.info
             key = (info.category, decision.match_kind, info.retry_strategy)
             counts[key] = counts.get(key, 0) + 1
+            inferred = inferred or info.source == pb.SOURCE_INFERRED
+        if inferred:
+            self.unknown.saw(decisions)
 
     def invalid_item(self) -> None:
         """One item the classifier could not read."""
@@ -178,12 +193,21 @@ class Metrics:
 
     # ---- HTTP endpoint ----------------------------------------------------------------
 
-    def serve_http(self, host: str, port: int) -> int:
-        """Serves /metrics on host:port in a daemon thread; returns the bound port."""
-        httpd, thread = start_http_server(port, addr=host, registry=self.registry)
+    def serve_http(self, host: str, port: int, token: str | None = None) -> int:
+        """Serves /metrics on host:port in a daemon thread; returns the bound port.
+
+        server/ops/metrics_http.py bounds its connections; `token` makes it
+        answer only `Authorization: Bearer <token>`.
+        """
+        httpd, thread = metrics_http.serve(host, port, self.registry, token)
         self._httpd, self._http_thread = httpd, thread
         self.port = int(httpd.server_address[1])
-        _LOGGER.info("metrics on http://%s:%d/metrics", host, self.port)
+        _LOGGER.info(
+            "metrics on http://%s:%d/metrics (%s)",
+            host,
+            self.port,
+            "bearer token required" if token else "no token",
+        )
         return self.port
 
     def close(self) -> None:
@@ -207,7 +231,11 @@ class NoMetrics(Metrics):
     enabled = False
 
     def classified(self, decisions: Sequence[Decision]) -> None:
-        """Counts nothing."""
+        """Counts nothing but the unknown codes, which ListUnknownCodes serves."""
+        for decision in decisions:
+            if decision.info.source == pb.SOURCE_INFERRED:
+                self.unknown.saw(decisions)
+                return
 
     def invalid_item(self) -> None:
         """Counts nothing."""
@@ -215,7 +243,7 @@ class NoMetrics(Metrics):
     def stream_batch(self, size: int) -> None:
         """Counts nothing."""
 
-    def serve_http(self, host: str, port: int) -> int:
+    def serve_http(self, host: str, port: int, token: str | None = None) -> int:
         """Serves nothing: a server without a metrics port has no /metrics."""
         return 0
 
@@ -297,12 +325,22 @@ class _Collector(Collector):
             "whatsapp_errors_refused_calls",
             "Calls ended before any handler ran: no or a wrong token (unauthenticated), "
             "over --max-concurrent-rpcs (too_many_rpcs), bytes that are no request "
-            "(undecodable_request).",
+            "(undecodable_request), refused before parsing (unparsed_request), no request "
+            "for --stream-idle-timeout (idle_stream), over --max-health-watches "
+            "(too_many_health_watches).",
             ["reason"],
             m.refused,
         )
         yield from (started, handled, latency, classifications, items, batch)
-        yield from (info, load, loaded_at, reloads, refused)
+        unknown = CounterMetricFamily(
+            "whatsapp_errors_unknown_codes",
+            f"Errors carrying a code no catalog entry knows, by code (the {UNKNOWN_SERIES} "
+            "most frequent; ListUnknownCodes has more).",
+            labels=["code"],
+        )
+        for code, seen in m.unknown.top(UNKNOWN_SERIES):
+            unknown.add_metric([str(code)], seen.count)
+        yield from (info, load, loaded_at, reloads, refused, unknown)
 
 
 def _counter(

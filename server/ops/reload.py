@@ -25,6 +25,7 @@ from pathlib import Path
 
 from server.catalog import CatalogError, load_catalog
 from server.classify.classifier import Classifier, ClassifierHolder
+from server.ops.overlay_guard import check_overlay
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class CatalogReloader:
         self._tasks: set[asyncio.Task[object]] = set()
 
     def _build(self) -> Classifier:
+        check_overlay(self._overlay_path)
         return Classifier(load_catalog(self._catalog_path, self._overlay_path))
 
     async def reload(self, why: str) -> bool:
@@ -146,9 +148,29 @@ class ReloadHandle:
             )
 
     async def close(self) -> None:
-        """Stops watching and restores SIGHUP's default."""
-        self._loop.remove_signal_handler(signal.SIGHUP)
+        """Stops watching; from now on SIGHUP is logged and ignored.
+
+        Removing the handler would restore SIGHUP's default action, which
+        ends the process: a config reloader's SIGHUP landing during the
+        SIGTERM drain would cut the calls the drain is there to finish.
+        """
+        self._loop.add_signal_handler(signal.SIGHUP, _ignored_while_draining)
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
+
+
+def _ignored_while_draining() -> None:
+    _LOGGER.warning("SIGHUP while draining: no reload, the drain goes on")
+
+
+def ignore_sighup() -> None:
+    """SIGHUP ignored for the rest of the process (after the loop's handlers are gone).
+
+    Call once the server has stopped, before the loop closes: closing it
+    would otherwise put SIGHUP's default (terminate) back.
+    """
+    loop = asyncio.get_running_loop()
+    loop.remove_signal_handler(signal.SIGHUP)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)

@@ -13,6 +13,7 @@ import argparse
 import ipaddress
 import logging
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ _LOGGER = logging.getLogger(__name__)
 
 TOKEN_ENV = "WAERR_TOKEN"
 """Environment variable holding the bearer token (when --token-file is not given)."""
+METRICS_TOKEN_ENV = "WAERR_METRICS_TOKEN"
+"""Environment variable holding the /metrics token (when --metrics-token-file is not given)."""
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
 """Methods callable without the token: health probes carry no secrets."""
 
@@ -53,6 +56,7 @@ class SecuritySettings:
     tls: TlsFiles | None
     token: str | None
     insecure: bool
+    metrics_token: str | None = None
 
     def describe(self) -> str:
         """One line for the start-up log (never the token itself)."""
@@ -109,6 +113,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"require `authorization: Bearer <token>` with the token in PATH "
         f"(or set {TOKEN_ENV}); health stays open",
     )
+    group.add_argument(
+        "--metrics-token-file",
+        type=Path,
+        metavar="PATH",
+        help=f"require `Authorization: Bearer <token>` on /metrics, the token in PATH "
+        f"(or set {METRICS_TOKEN_ENV}); default: /metrics is open on --metrics-host",
+    )
 
 
 def settings_from_args(
@@ -122,10 +133,18 @@ def settings_from_args(
             f"refusing to serve plaintext on non-loopback address {args.host}: "
             "give --tls-cert and --tls-key, or --insecure to allow plaintext"
         )
-    token = _token(args.token_file, environ)
+    token = _token(args.token_file, environ, "--token-file", TOKEN_ENV)
     if token and tls is None and not is_loopback(args.host):
         _LOGGER.warning("the bearer token travels in plaintext: --insecure on %s", args.host)
-    return SecuritySettings(tls=tls, token=token, insecure=args.insecure)
+    metrics_token = _token(
+        getattr(args, "metrics_token_file", None),
+        environ,
+        "--metrics-token-file",
+        METRICS_TOKEN_ENV,
+    )
+    return SecuritySettings(
+        tls=tls, token=token, insecure=args.insecure, metrics_token=metrics_token
+    )
 
 
 def _tls_from_args(args: argparse.Namespace) -> TlsFiles | None:
@@ -137,6 +156,7 @@ def _tls_from_args(args: argparse.Namespace) -> TlsFiles | None:
         raise SecurityConfigError("--tls-cert and --tls-key go together: give both")
     if args.insecure:
         raise SecurityConfigError("--insecure contradicts --tls-cert/--tls-key: give one")
+    _check_tls_files(args.tls_cert, args.tls_key, args.tls_client_ca)
     return TlsFiles(
         cert=_read_pem(args.tls_cert, "--tls-cert"),
         key=_read_pem(args.tls_key, "--tls-key"),
@@ -156,21 +176,53 @@ def _read_pem(path: Path, flag: str) -> bytes:
     return data
 
 
-def _token(path: Path | None, environ: Mapping[str, str]) -> str | None:
-    """The token from --token-file (first) or the environment; None when neither is set."""
+def _check_tls_files(cert: Path, key: Path, client_ca: Path | None) -> None:
+    """Loads the pair (and the client CA) as OpenSSL will, to say what is wrong, if anything.
+
+    gRPC only reports "Failed to bind to address" for a key that does not
+    match its certificate or a file that is no certificate at all, which
+    sends the operator after the port instead of the files.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key, password=_no_password)
+    except (ssl.SSLError, OSError, TypeError) as exc:
+        if "KEY_VALUES_MISMATCH" in str(exc):
+            raise SecurityConfigError(
+                f"--tls-key {key} does not match the certificate in --tls-cert {cert}"
+            ) from None
+        raise SecurityConfigError(
+            f"--tls-cert {cert} / --tls-key {key}: not a usable certificate and key ({exc})"
+        ) from None
+    if client_ca is not None:
+        try:
+            context.load_verify_locations(cafile=client_ca)
+        except (ssl.SSLError, OSError) as exc:
+            raise SecurityConfigError(
+                f"--tls-client-ca {client_ca}: not a CA certificate ({exc})"
+            ) from None
+
+
+def _no_password() -> bytes:
+    """An encrypted key is refused rather than prompted for at start-up."""
+    raise TypeError("the key is encrypted; give an unencrypted key")
+
+
+def _token(path: Path | None, environ: Mapping[str, str], flag: str, env: str) -> str | None:
+    """The token from the file flag (first) or the environment; None when neither is set."""
     if path is not None:
         try:
             token = path.read_text().strip()
         except (OSError, UnicodeDecodeError) as exc:
-            raise SecurityConfigError(f"--token-file {path}: {exc}") from None
+            raise SecurityConfigError(f"{flag} {path}: {exc}") from None
         if not token:
-            raise SecurityConfigError(f"--token-file {path}: the file is empty")
-        source = f"--token-file {path}"
+            raise SecurityConfigError(f"{flag} {path}: the file is empty")
+        source = f"{flag} {path}"
     else:
-        token = environ.get(TOKEN_ENV, "").strip()
+        token = environ.get(env, "").strip()
         if not token:
             return None
-        source = TOKEN_ENV
+        source = env
     if any(ch.isspace() for ch in token) or not token.isascii():
         raise SecurityConfigError(f"{source}: the token must be printable ASCII without spaces")
     return token

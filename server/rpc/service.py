@@ -7,33 +7,51 @@ Classify route runs each layer once: classifier, metrics, encoder.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from server.classify.classifier import Classifier, ClassifierHolder
 from server.classify.found import InputError
-from server.classify.text_match import normalise
 from server.rich_status import (
     ServiceError,
     invalid_argument,
-    invalid_argument_status,
     not_found,
 )
+from server.rpc.batch import answer_batch, answer_batch_paced, summarize_items
+from server.rpc.budget import OverBudgetError
+from server.rpc.listing import matching, query_words
+from server.rpc.pacing import classify_request
 from server.rpc.paging import decode_token, encode_token, page_size
 from server.rpc.summary import Summary
 from server.rpc.wire import WireEncoder
+from server.rpc.wire_guard import MAX_BATCH_ITEMS, batch_too_large
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 if TYPE_CHECKING:
     from server.ops.metrics import Metrics
 
+__all__ = ["MAX_BATCH_ITEMS", "ErrorCatalogServicer", "answer_batch"]  # answer_batch: bench/
+
+HELP_LINKS = (
+    (
+        "Meta's WhatsApp error codes",
+        "https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes",
+    ),
+    (
+        "Graph API error handling",
+        "https://developers.facebook.com/docs/graph-api/guides/error-handling",
+    ),
+)
+"""Where a caller reads about a code the catalog does not know (google.rpc.Help)."""
 MAX_BATCH_GET = 1000
 """Most codes one BatchGetErrors call may ask for."""
-MAX_BATCH_ITEMS = 1000
-"""Most items one ClassifyStream or SummarizeErrors request may carry."""
+DEFAULT_UNKNOWN_PAGE = 100
+"""Unknown codes ListUnknownCodes returns when the request sets no page_size."""
+MAX_UNKNOWN_PAGE = 1000
+"""Most unknown codes one ListUnknownCodes answer holds (the tally keeps as many)."""
 
 
 def _abort_on_error(
@@ -79,11 +97,18 @@ class ErrorCatalogServicer(pb_grpc.ErrorCatalogServiceServicer):
     ) -> pb.GetErrorResponse:
         """One entry by code."""
         classifier = self._holder.current
-        if request.code < 0:
-            raise invalid_argument([("code", f"must not be negative, got {request.code}")])
-        info = classifier.messages.primary.get(request.code)
-        if info is None:
-            raise _code_not_found([request.code], classifier.version)
+        if request.code < 0 or request.subcode < 0:
+            field = "code" if request.code < 0 else "subcode"
+            value = getattr(request, field)
+            raise invalid_argument([(field, f"must not be negative, got {value}")])
+        if request.subcode:
+            info = classifier.messages.pairs.get((request.code, request.subcode))
+            if info is None:
+                raise _pair_not_found(request.code, request.subcode, classifier.version)
+        else:
+            info = classifier.messages.primary.get(request.code)
+            if info is None:
+                raise _code_not_found([request.code], classifier.version)
         return pb.GetErrorResponse(error=info, catalog_version=classifier.version)
 
     @_abort_on_error
@@ -117,24 +142,16 @@ class ErrorCatalogServicer(pb_grpc.ErrorCatalogServiceServicer):
         """A filtered page of entries."""
         classifier = self._holder.current
         size = page_size(request.page_size)
-        words = normalise(request.query).split()
+        words = query_words(request.query)
         filters = f"{request.category}|{request.source}|{' '.join(words)}"
         offset = decode_token(request.page_token, filters)
-        matching = [
-            info
-            for entry, info in classifier.messages.by_listing
-            if (not request.category or entry.category == request.category)
-            and (not request.source or entry.source == request.source)
-            and (not words or _has_words(info, words))
-        ]
-        page = matching[offset : offset + size]
+        found = matching(classifier, request.category, request.source, words)
+        page = found[offset : offset + size]
         next_offset = offset + len(page)
         return pb.ListErrorsResponse(
             errors=page,
-            next_page_token=encode_token(next_offset, filters)
-            if next_offset < len(matching)
-            else "",
-            total_size=len(matching),
+            next_page_token=encode_token(next_offset, filters) if next_offset < len(found) else "",
+            total_size=len(found),
             catalog_version=classifier.version,
         )
 
@@ -157,17 +174,22 @@ class ErrorCatalogServicer(pb_grpc.ErrorCatalogServiceServicer):
         """One input, one classification per error found.
 
         Answers with pre-serialised ClassifyResponse bytes (server/rpc/wire.py);
-        a listed bare code's bytes are encoded once.
+        a listed bare code's bytes are encoded once. A large input is read off
+        the loop, within a request budget (server/rpc/pacing.py).
         """
         classifier, encoder = self._current()
         kind = request.WhichOneof("input")
         try:
-            decisions = classifier.classify_input(request, kind)
+            decisions = await classify_request(classifier, request, kind)
         except InputError:
             self._metrics.invalid_item()
             raise
         self._metrics.classified(decisions)
-        if kind == "code" and request.code in classifier.catalog.listings:
+        if (
+            kind == "code"
+            and request.code in classifier.catalog.listings
+            and not request.HasField("transport")  # a transport's status is per call
+        ):
             return encoder.code_response(request.code, decisions)
         return encoder.classify_response(decisions)
 
@@ -186,10 +208,26 @@ class ErrorCatalogServicer(pb_grpc.ErrorCatalogServiceServicer):
         async for request in request_iterator:
             items = request.items
             if len(items) > MAX_BATCH_ITEMS:
-                error = _batch_too_large(len(items))
+                error = batch_too_large(len(items))
                 await context.abort(error.grpc_code, error.status.message, error.trailing_metadata)
             metrics.stream_batch(len(items))
-            yield answer_batch(classifier, encoder, items, metrics)
+            try:
+                answer = await answer_batch_paced(classifier, encoder, items, metrics)
+            except OverBudgetError as exc:  # even the items' statuses overflow the answer
+                await context.abort(exc.grpc_code, exc.status.message, exc.trailing_metadata)
+            yield answer
+
+    @_abort_on_error
+    async def ListUnknownCodes(
+        self, request: pb.ListUnknownCodesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListUnknownCodesResponse:
+        """The codes met that no entry knows, most frequent first."""
+        if request.page_size < 0:
+            raise invalid_argument(
+                [("page_size", f"must not be negative, got {request.page_size}")]
+            )
+        limit = min(request.page_size or DEFAULT_UNKNOWN_PAGE, MAX_UNKNOWN_PAGE)
+        return self._metrics.unknown.to_message(limit, self._holder.current.version)
 
     async def SummarizeErrors(
         self,
@@ -201,60 +239,13 @@ class ErrorCatalogServicer(pb_grpc.ErrorCatalogServiceServicer):
         summary = Summary()
         async for request in request_iterator:
             if len(request.items) > MAX_BATCH_ITEMS:
-                error = _batch_too_large(len(request.items))
+                error = batch_too_large(len(request.items))
                 await context.abort(error.grpc_code, error.status.message, error.trailing_metadata)
-            for item in request.items:
-                try:
-                    decisions = classifier.classify_input(item, item.WhichOneof("input"))
-                except InputError:
-                    summary.add_invalid()
-                    self._metrics.invalid_item()
-                    continue
-                summary.add(decisions)
-                self._metrics.classified(decisions)
+            try:
+                await summarize_items(classifier, request.items, summary, self._metrics)
+            except OverBudgetError as exc:
+                await context.abort(exc.grpc_code, exc.status.message, exc.trailing_metadata)
         return summary.to_message(classifier.version)
-
-
-def answer_batch(
-    classifier: Classifier,
-    encoder: WireEncoder,
-    items: Sequence[pb.ClassifyItem],
-    metrics: Metrics,
-) -> bytes:
-    """One ClassifyStream request's items answered: a ClassifyStreamResponse's bytes."""
-    return encoder.stream_response([_result(classifier, encoder, item, metrics) for item in items])
-
-
-def _result(
-    classifier: Classifier, encoder: WireEncoder, item: pb.ClassifyItem, metrics: Metrics
-) -> bytes:
-    """One item's ClassifyResult, encoded as its field of a ClassifyStreamResponse."""
-    try:
-        decisions = classifier.classify_input(item, item.WhichOneof("input"))
-    except InputError as exc:
-        metrics.invalid_item()
-        return encoder.message_result(
-            pb.ClassifyResult(
-                id=item.id, status=invalid_argument_status([(exc.field, exc.description)])
-            )
-        )
-    metrics.classified(decisions)
-    return encoder.result(item.id, decisions)
-
-
-def _has_words(info: pb.ErrorInfo, words: list[str]) -> bool:
-    haystack = normalise(
-        " ".join(
-            (
-                str(info.code),
-                info.reason,
-                info.description,
-                info.recommended_action,
-                *(t.text for t in info.recommended_action_translations),
-            )
-        )
-    )
-    return all(word in haystack for word in words)
 
 
 def _code_not_found(codes: list[int], version: str) -> ServiceError:
@@ -265,11 +256,15 @@ def _code_not_found(codes: list[int], version: str) -> ServiceError:
         "Classify still answers for unknown codes",
         "CODE_NOT_FOUND",
         {"codes": ",".join(str(code) for code in codes), "catalog_version": version},
+        HELP_LINKS,
     )
 
 
-def _batch_too_large(count: int) -> ServiceError:
-    return invalid_argument(
-        [("items", f"at most {MAX_BATCH_ITEMS} items per request, got {count}")],
-        reason="BATCH_TOO_LARGE",
+def _pair_not_found(code: int, subcode: int, version: str) -> ServiceError:
+    return not_found(
+        f"no catalog entry for code {code} with subcode {subcode} (catalog {version}); "
+        "GetError without a subcode answers the code's own entry",
+        "CODE_NOT_FOUND",
+        {"codes": str(code), "subcode": str(subcode), "catalog_version": version},
+        HELP_LINKS,
     )

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from server.classify.classifier import Decision
+from server.classify.decide import Decision
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
-from server.classify.classifier import Decision
+from google.protobuf.duration_pb2 import Duration
+
+from server.classify.decide import Decision
 from server.rich_status import OK
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
@@ -54,6 +56,7 @@ _T_CLASSIFICATION_ERROR_INFO = b"\x0a"  # Classification.error_info = 1, bytes
 _T_CLASSIFICATION_MATCH_KIND = b"\x10"  # Classification.match_kind = 2, varint
 _T_CLASSIFICATION_CONFIDENCE = b"\x1d"  # Classification.confidence = 3, fixed32
 _T_CLASSIFICATION_CONTEXT = b"\x22"  # Classification.context = 4, bytes
+_T_CLASSIFICATION_RETRY_AFTER = b"\x2a"  # Classification.retry_after = 5, bytes
 _T_RESPONSE_CLASSIFICATIONS = b"\x0a"  # ClassifyResponse.classifications = 1
 _T_RESPONSE_VERSION = b"\x12"  # ClassifyResponse.catalog_version = 2
 _T_RESULT_ID = b"\x0a"  # ClassifyResult.id = 1
@@ -101,7 +104,11 @@ class WireEncoder:
     def classification(self, decision: Decision) -> bytes:
         """One Classification message's bytes."""
         context = decision.raw.context.SerializeToString()
-        return self._head(decision) + length_delimited(_T_CLASSIFICATION_CONTEXT, context)
+        return (
+            self._head(decision)
+            + length_delimited(_T_CLASSIFICATION_CONTEXT, context)
+            + _retry_after_field(decision.retry_after)
+        )
 
     def classifications(self, tag: bytes, decisions: Sequence[Decision]) -> bytes:
         """The repeated classifications field of a response or result."""
@@ -143,7 +150,8 @@ class WireEncoder:
             head = self._head(decision)
             context = decision.raw.context.SerializeToString()
             context_len = small[len(context)] if len(context) < 16384 else _varint(len(context))
-            inner = len(head) + 1 + len(context_len) + len(context)
+            wait = b"" if decision.retry_after is None else _retry_after_field(decision.retry_after)
+            inner = len(head) + 1 + len(context_len) + len(context) + len(wait)
             inner_len = small[inner] if inner < 16384 else _varint(inner)
             parts += (
                 _T_RESULT_CLASSIFICATIONS,
@@ -152,6 +160,7 @@ class WireEncoder:
                 _T_CLASSIFICATION_CONTEXT,
                 context_len,
                 context,
+                wait,
             )
             size += 1 + len(inner_len) + inner
         parts.append(_RESULT_STATUS_OK)
@@ -166,3 +175,12 @@ class WireEncoder:
     def stream_response(self, results: Sequence[bytes]) -> bytes:
         """A ClassifyStreamResponse from encoded results."""
         return b"".join(results) + self._version_field
+
+
+def _retry_after_field(seconds: float | None) -> bytes:
+    """Classification.retry_after, present only when the input stated a wait."""
+    if seconds is None:
+        return b""
+    wait = Duration()
+    wait.FromNanoseconds(round(seconds * 1e9))
+    return length_delimited(_T_CLASSIFICATION_RETRY_AFTER, wait.SerializeToString())

@@ -143,7 +143,7 @@ def test_stream_on_the_right_path_counts_checked_batches(
 def test_stream_with_wrong_answers_fails(servers: dict[str, procs.ServerProcess]) -> None:
     target = servers["reference"].target
     # UNIMPLEMENTED, or INTERNAL when grpc.aio's write races the server's refusal (grpc#36066).
-    with pytest.raises(answers.WrongAnswerError, match="UNIMPLEMENTED|INTERNAL") as raised:
+    with pytest.raises(answers.WrongAnswerError, match=r"UNIMPLEMENTED|INTERNAL") as raised:
         _stream(target, {"decode": False, **EMPTY_STREAM}, MISSPELLED_STREAM)
     assert MISSPELLED_STREAM in str(raised.value)
     with pytest.raises(answers.WrongAnswerError, match="asked 10 items, got 1 results"):

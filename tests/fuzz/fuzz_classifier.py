@@ -28,8 +28,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.catalog import load_catalog
-from server.classify.classifier import Classifier, Decision
-from server.classify.found import InputError, parse_code
+from server.classify.classifier import Classifier
+from server.classify.codes import parse_code
+from server.classify.decide import Decision
+from server.classify.found import InputError
 from server.classify.generic_reader import extract_errors, loads
 from server.classify.webhook_reader import extract_webhook_errors
 from server.rpc.wire import WireEncoder
@@ -38,9 +40,11 @@ from tests.support.classifier_strategies import (
     code_forms,
     codes,
     dumps,
+    envelopes,
     json_values,
     payloads,
     texts,
+    transports,
     webhooks,
 )
 from tests.support.oracle import to_message
@@ -220,9 +224,44 @@ def fuzz_structured(
         assert len(result) == 1
 
 
+@ROUND
+@given(body=envelopes())
+def fuzz_envelopes(body: Any) -> None:
+    """BSP and tool bodies: decisions or InputError; the fast path declines or agrees."""
+    payload = dumps(body)
+    read(lambda: CLASSIFIER.classify_payload(payload))
+    fast = None
+    try:
+        fast = extract_webhook_errors(payload)
+    except InputError:
+        return
+    if fast is not None and _parsers_agree(payload):
+        assert fast == extract_errors(loads(payload))
+
+
+@ROUND
+@given(transport=transports, text=texts, code=codes)
+def fuzz_transport(transport: dict[str, Any], text: str, code: int) -> None:
+    """Any transport with any input: decisions carrying its status, or InputError naming it."""
+    request = pb.Transport(**transport)
+    for run in (
+        lambda: CLASSIFIER.classify_code(code, request),
+        lambda: CLASSIFIER.classify_text(text if text.strip() else "x", "text", request),
+    ):
+        result = read(run)
+        if isinstance(result, InputError):
+            assert result.field == "transport.http_status"
+        else:
+            for decision in result:
+                wait = decision.raw.retry_after_seconds
+                assert wait is None or 0 <= wait <= 31 * 86_400
+
+
 TARGETS: list[Callable[[], None]] = [
     fuzz_payloads,
     fuzz_webhooks,
+    fuzz_envelopes,
+    fuzz_transport,
     fuzz_documents,
     fuzz_texts,
     fuzz_codes,

@@ -22,10 +22,14 @@ KEYS = (
     "entry changes value statuses messages errors error code error_code errorCode "
     "error_subcode title message details detail error_data href fbtrace_id type "
     "is_transient http_status status_code status recipient_id id timestamp metadata "
-    "phone_number_id error_user_title error_user_msg reason description"
+    "phone_number_id error_user_title error_user_msg reason description "
+    "ErrorCode ErrorMessage MessageStatus failedCode failedDetail whatsappApiError "
+    "whatsappMessage results failure meta developerMessage httpCode body data json raw_body "
+    "statusCode headers instance more_info payload"
 ).split()
 """Keys the readers look for, so random objects often hit real branches."""
-EXTRA_KEYS = tuple(k for k in KEYS if k not in ("code", "error_code", "errorCode", "error_subcode"))
+CODE_KEYS = ("code", "error_code", "errorCode", "ErrorCode", "failedCode", "error_subcode")
+EXTRA_KEYS = tuple(k for k in KEYS if k not in CODE_KEYS)
 
 
 def corpus_bodies() -> list[bytes]:
@@ -60,7 +64,28 @@ error_words = st.sampled_from(
         "Insufficient Quota",
     ]
 )
-texts = st.one_of(text, error_words, st.builds(lambda a, b: a + b, error_words, text))
+log_texts = st.one_of(
+    st.builds(
+        lambda c, t: f"send failed: {{'error': {{'code': {c}, 'message': {t!r}}}}}",
+        st.integers(0, 10**7),
+        text,
+    ),
+    st.builds(
+        lambda c: f'WARN {{"error": {{"code": {c}, "type": "OAuthException"}}}} x',
+        st.integers(0, 10**7),
+    ),
+    st.builds(
+        lambda c, s: f"{{ error: {{ code: {c}, error_data: [Object] }} }} {s}",
+        st.integers(0, 10**7),
+        text,
+    ),
+    st.builds(
+        lambda c, s: f"code={c} error_subcode={s}", st.integers(0, 10**7), st.integers(0, 10**7)
+    ),
+    st.builds(lambda a, b: "{" * a + "'code': " + "(#" * b, st.integers(0, 30), st.integers(0, 30)),
+)
+"""Log lines with codes written in them: dict and object dumps, JSON fragments, key=value."""
+texts = st.one_of(text, error_words, log_texts, st.builds(lambda a, b: a + b, error_words, text))
 
 codes = st.one_of(
     st.integers(0, 200),
@@ -103,12 +128,34 @@ code_forms = st.one_of(
 )
 """The forms a valid code arrives in: int, digit string (maybe padded), integral float, absent."""
 
+
+def _is_code_text(text: str) -> bool:
+    """Whether the readers take `text` as a code: digits (maybe signed) or a BSP code name."""
+    text = text.strip()
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if digits.isascii() and digits.isdigit():
+        return True
+    return (
+        0 < len(text) <= 64
+        and text.isascii()
+        and text[0].isalpha()
+        and all(c.isalnum() or c in "_-.:" for c in text)
+    )
+
+
+symbolic_code_forms = st.one_of(
+    st.sampled_from(["TOO_MANY_REQUESTS", "BALANCE_INSUFFICIENT", "E400", "not-found", "WA429"]),
+    st.integers(-(2**63) + 1, -1),
+    st.integers(-(2**63) + 1, -1).map(str),
+)
+"""Codes a BSP sends that are not WhatsApp numbers: kept as the symbolic code, never refused."""
+
 bad_code_forms = st.one_of(
-    st.integers(max_value=-1),
+    st.integers(max_value=-(2**63)),
     st.integers(min_value=MAX_CODE + 1, max_value=2**80),
     st.booleans(),
     st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: not f.is_integer()),
-    st.text(min_size=1, max_size=8).filter(lambda t: not t.strip().isdigit() and t.strip() != ""),
+    st.text(min_size=1, max_size=8).filter(lambda t: t.strip() != "" and not _is_code_text(t)),
     st.lists(st.integers(), max_size=2),
 )
 """Forms a reader must refuse with INVALID_ARGUMENT naming the field."""
@@ -211,10 +258,89 @@ def garbled(draw: st.DrawFn) -> bytes:
     return bytes(body)
 
 
+_any_code = st.one_of(code_forms, symbolic_code_forms)
+_meta_error = st.fixed_dictionaries(
+    {"code": _any_code}, optional={"message": texts, "error_subcode": code_forms}
+)
+
+
+@st.composite
+def envelopes(draw: st.DrawFn) -> Any:
+    """A BSP or tool body of every documented family, fields in any odd form."""
+    status = draw(st.sampled_from(["failed", "delivered", "undelivered", "rejected", ""]))
+    bodies = [
+        {"error": {"status": 429, "code": draw(_any_code), "whatsappApiError": draw(_meta_error)}},
+        {"whatsappMessage": {"wamid": "w", "status": status, "errorCode": draw(_any_code)}},
+        {"whatsappInboundMessage": {"errors": draw(st.lists(_meta_error, max_size=2))}},
+        {"MessageStatus": status, "ErrorCode": draw(_any_code), "MessageSid": "SM"},
+        {"type": "message-event", "payload": {"type": status, "payload": draw(_meta_error)}},
+        {"results": [{"messageId": "m", "error": {"id": draw(st.integers(0, 9999)), "name": "N"}}]},
+        {
+            "failure": {
+                "code": draw(_any_code),
+                "source": {"name": "whatsapp", "code": draw(_any_code)},
+            }
+        },
+        {"failedCode": draw(_any_code), "failedDetail": draw(texts), "statusString": status},
+        {
+            "meta": {
+                "success": False,
+                "httpCode": draw(st.integers(0, 700)),
+                "developerMessage": draw(texts),
+            }
+        },
+        {
+            "message_uuid": "u",
+            "status": status,
+            "error": {"type": f"https://x/e#{draw(text)}", "title": "t"},
+        },
+        {"errors": draw(st.lists(_meta_error, max_size=3)), "meta": {"api_status": "stable"}},
+        {"details": draw(texts)},
+    ]
+    body = draw(st.sampled_from(bodies))
+    wrap = draw(st.sampled_from(["none", "body", "json", "array", "string", "deep"]))
+    if wrap == "body":
+        headers = {
+            "retry-after": draw(st.sampled_from(["5", "soon", "Wed, 21 Oct 2037 07:28:00 GMT"]))
+        }
+        return {"statusCode": draw(st.integers(0, 700)), "headers": headers, "body": body}
+    if wrap == "json":
+        return [{"json": body}]
+    if wrap == "array":
+        return [body, draw(json_values)]
+    if wrap == "string":
+        return {"raw_body": json.dumps(body)}
+    if wrap == "deep":
+        return {"event": "e", "data": {"inner": body}}
+    return body
+
+
 payloads = st.one_of(
     json_values.map(dumps),
     garbled(),
     st.binary(max_size=200),
     webhooks().map(lambda pair: dumps(pair[0])),
+    envelopes().map(dumps),
 )
 """Anything a caller might put in `payload`."""
+
+transports = st.builds(
+    lambda status, headers: {"http_status": status, "headers": headers},
+    st.one_of(st.just(0), st.integers(100, 599), st.integers(-5, 1000)),
+    st.dictionaries(
+        st.sampled_from(["Retry-After", "X-App-Usage", "X-Business-Use-Case-Usage", "x"]),
+        st.one_of(
+            text,
+            st.sampled_from(
+                [
+                    "30",
+                    "Wed, 21 Oct 2037 07:28:00 GMT",
+                    '{"call_count": 1, "estimated_time_to_regain_access": 5}',
+                    '{"1": [{"estimated_time_to_regain_access": 2}]}',
+                ]
+            ),
+        ),
+        max_size=3,
+    ),
+)
+"""A request's Transport as keyword arguments: any status, odd and real headers."""

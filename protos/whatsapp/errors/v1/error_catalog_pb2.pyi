@@ -527,16 +527,22 @@ class GetErrorRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CODE_FIELD_NUMBER: _builtins.int
+    SUBCODE_FIELD_NUMBER: _builtins.int
     code: _builtins.int
     """The error code to look up."""
+    subcode: _builtins.int
+    """A Graph API subcode: with it, the entry of the (code, subcode) pair
+    (190 with 463, say); unset or 0, the code's own entry.
+    """
     def __init__(
         self,
         *,
         code: _builtins.int = ...,
+        subcode: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "subcode", b"subcode"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -761,6 +767,12 @@ class StructuredError(_message.Message):
     MESSAGE_FIELD_NUMBER: _builtins.int
     DETAILS_FIELD_NUMBER: _builtins.int
     HTTP_STATUS_FIELD_NUMBER: _builtins.int
+    SYMBOLIC_CODE_FIELD_NUMBER: _builtins.int
+    ERROR_USER_TITLE_FIELD_NUMBER: _builtins.int
+    ERROR_USER_MSG_FIELD_NUMBER: _builtins.int
+    FBTRACE_ID_FIELD_NUMBER: _builtins.int
+    HREF_FIELD_NUMBER: _builtins.int
+    IS_TRANSIENT_FIELD_NUMBER: _builtins.int
     code: _builtins.int
     """The error code; leave unset when unknown (0 is a real code: Meta's
     AuthException).
@@ -775,6 +787,21 @@ class StructuredError(_message.Message):
     """The error's details (`error_data.details`)."""
     http_status: _builtins.int
     """The HTTP status of the response that carried it (0 when unknown)."""
+    symbolic_code: _builtins.str
+    """A BSP's own code when it is not a WhatsApp number: a symbolic name
+    ("TOO_MANY_REQUESTS", "BALANCE_INSUFFICIENT") or a negative sentinel
+    ("-1"). Kept as sent; `code` still takes the WhatsApp code, if known.
+    """
+    error_user_title: _builtins.str
+    """The Graph API `error_user_title`: a title meant for a person."""
+    error_user_msg: _builtins.str
+    """The Graph API `error_user_msg`: a message meant for a person."""
+    fbtrace_id: _builtins.str
+    """The Graph API trace id, for Meta support."""
+    href: _builtins.str
+    """The error's documentation link."""
+    is_transient: _builtins.bool
+    """The payload's `is_transient` hint, when it had one."""
     def __init__(
         self,
         *,
@@ -784,16 +811,80 @@ class StructuredError(_message.Message):
         message: _builtins.str = ...,
         details: _builtins.str = ...,
         http_status: _builtins.int = ...,
+        symbolic_code: _builtins.str = ...,
+        error_user_title: _builtins.str = ...,
+        error_user_msg: _builtins.str = ...,
+        fbtrace_id: _builtins.str = ...,
+        href: _builtins.str = ...,
+        is_transient: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_code", b"_code", "code", b"code"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_code", b"_code", "_is_transient", b"_is_transient", "code", b"code", "is_transient", b"is_transient"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_code", b"_code", "code", b"code", "details", b"details", "http_status", b"http_status", "message", b"message", "subcode", b"subcode", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_code", b"_code", "_is_transient", b"_is_transient", "code", b"code", "details", b"details", "error_user_msg", b"error_user_msg", "error_user_title", b"error_user_title", "fbtrace_id", b"fbtrace_id", "href", b"href", "http_status", b"http_status", "is_transient", b"is_transient", "message", b"message", "subcode", b"subcode", "symbolic_code", b"symbolic_code", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__code: _TypeAlias = _typing.Literal["code"]  # noqa: Y015
     _WhichOneofArgType__code: _TypeAlias = _typing.Literal["_code", b"_code"]  # noqa: Y015
+    _WhichOneofReturnType__is_transient: _TypeAlias = _typing.Literal["is_transient"]  # noqa: Y015
+    _WhichOneofArgType__is_transient: _TypeAlias = _typing.Literal["_is_transient", b"_is_transient"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__code) -> _WhichOneofReturnType__code | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__is_transient) -> _WhichOneofReturnType__is_transient | None: ...
 
 Global___StructuredError: _TypeAlias = StructuredError  # noqa: Y015
+
+@_typing.final
+class Transport(_message.Message):
+    """The HTTP response a failure arrived with, as the caller received it.
+    Travels beside any input kind; it never replaces what the body says.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class HeadersEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    HTTP_STATUS_FIELD_NUMBER: _builtins.int
+    HEADERS_FIELD_NUMBER: _builtins.int
+    http_status: _builtins.int
+    """The response's HTTP status; 0 when unknown."""
+    @_builtins.property
+    def headers(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The response's headers, names in any case. Read: `Retry-After` (seconds
+        or an HTTP date) and Meta's `X-Business-Use-Case-Usage` / `X-App-Usage`
+        (`estimated_time_to_regain_access`, in minutes).
+        """
+
+    def __init__(
+        self,
+        *,
+        http_status: _builtins.int = ...,
+        headers: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["headers", b"headers", "http_status", b"http_status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Transport: _TypeAlias = Transport  # noqa: Y015
 
 @_typing.final
 class ClassifyRequest(_message.Message):
@@ -806,6 +897,7 @@ class ClassifyRequest(_message.Message):
     TEXT_FIELD_NUMBER: _builtins.int
     JSON_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    TRANSPORT_FIELD_NUMBER: _builtins.int
     code: _builtins.int
     """A bare error code."""
     payload: _builtins.bytes
@@ -820,6 +912,10 @@ class ClassifyRequest(_message.Message):
     def error(self) -> Global___StructuredError:
         """A failure given as separate fields."""
 
+    @_builtins.property
+    def transport(self) -> Global___Transport:
+        """The HTTP status and headers of the response the input came with."""
+
     def __init__(
         self,
         *,
@@ -828,10 +924,11 @@ class ClassifyRequest(_message.Message):
         text: _builtins.str = ...,
         json: _struct_pb2.Struct | None = ...,
         error: Global___StructuredError | None = ...,
+        transport: Global___Transport | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error", b"error", "input", b"input", "json", b"json", "payload", b"payload", "text", b"text"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error", b"error", "input", b"input", "json", b"json", "payload", b"payload", "text", b"text", "transport", b"transport"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error", b"error", "input", b"input", "json", b"json", "payload", b"payload", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error", b"error", "input", b"input", "json", b"json", "payload", b"payload", "text", b"text", "transport", b"transport"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_input: _TypeAlias = _typing.Literal["code", "payload", "text", "json", "error"]  # noqa: Y015
     _WhichOneofArgType_input: _TypeAlias = _typing.Literal["input", b"input"]  # noqa: Y015
@@ -862,6 +959,13 @@ class ErrorContext(_message.Message):
     ERROR_TYPE_FIELD_NUMBER: _builtins.int
     IS_TRANSIENT_FIELD_NUMBER: _builtins.int
     HTTP_STATUS_FIELD_NUMBER: _builtins.int
+    CARRIED_CODE_FIELD_NUMBER: _builtins.int
+    SYMBOLIC_CODE_FIELD_NUMBER: _builtins.int
+    ERROR_USER_TITLE_FIELD_NUMBER: _builtins.int
+    ERROR_USER_MSG_FIELD_NUMBER: _builtins.int
+    CODE_FROM_TEXT_FIELD_NUMBER: _builtins.int
+    INBOUND_FIELD_NUMBER: _builtins.int
+    SHAPE_FIELD_NUMBER: _builtins.int
     path: _builtins.str
     """Path of the error in the payload, e.g.
     "entry[0].changes[0].value.statuses[1].errors[0]".
@@ -879,7 +983,9 @@ class ErrorContext(_message.Message):
     business_account_id: _builtins.str
     """The WhatsApp Business Account id from `entry[].id`."""
     original_code: _builtins.int
-    """The code as found in the payload (0 when absent)."""
+    """The code as found in the payload (0 when absent or 0; `carried_code`
+    tells the two apart).
+    """
     original_subcode: _builtins.int
     """The Graph API `error_subcode` (0 when absent)."""
     title: _builtins.str
@@ -900,6 +1006,32 @@ class ErrorContext(_message.Message):
     """The payload's `is_transient` hint, when present."""
     http_status: _builtins.int
     """The HTTP status, when the input carried one."""
+    carried_code: _builtins.int
+    """The numeric code the error carried, present only when it carried one:
+    Meta's code 0 (AuthException) is set to 0, an error without a code
+    leaves it unset.
+    """
+    symbolic_code: _builtins.str
+    """A BSP's own code when it is not a WhatsApp number, as sent: a symbolic
+    name ("TOO_MANY_REQUESTS"), a negative sentinel ("-1"), or the BSP's
+    numeric code when a Meta error nested inside gave `carried_code`.
+    """
+    error_user_title: _builtins.str
+    """The Graph API `error_user_title`."""
+    error_user_msg: _builtins.str
+    """The Graph API `error_user_msg`."""
+    code_from_text: _builtins.bool
+    """True when the code or subcode was read from the error's text (a
+    `(#131047)` marker, `code 131047`, a logged dict), not from a code field.
+    """
+    inbound: _builtins.bool
+    """True for an error on an inbound message (`value.messages[].errors`):
+    nothing the business sent failed.
+    """
+    shape: _builtins.str
+    """The body shape the error was read from, e.g. "meta_webhook",
+    "graph_error", "on_premises", "ycloud", "twilio", "text".
+    """
     def __init__(
         self,
         *,
@@ -920,13 +1052,25 @@ class ErrorContext(_message.Message):
         error_type: _builtins.str = ...,
         is_transient: _builtins.bool | None = ...,
         http_status: _builtins.int = ...,
+        carried_code: _builtins.int | None = ...,
+        symbolic_code: _builtins.str = ...,
+        error_user_title: _builtins.str = ...,
+        error_user_msg: _builtins.str = ...,
+        code_from_text: _builtins.bool = ...,
+        inbound: _builtins.bool = ...,
+        shape: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_is_transient", b"_is_transient", "is_transient", b"is_transient"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_carried_code", b"_carried_code", "_is_transient", b"_is_transient", "carried_code", b"carried_code", "is_transient", b"is_transient"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_is_transient", b"_is_transient", "business_account_id", b"business_account_id", "details", b"details", "error_type", b"error_type", "fbtrace_id", b"fbtrace_id", "href", b"href", "http_status", b"http_status", "is_transient", b"is_transient", "message", b"message", "message_id", b"message_id", "original_code", b"original_code", "original_subcode", b"original_subcode", "path", b"path", "phone_number_id", b"phone_number_id", "recipient_id", b"recipient_id", "status", b"status", "timestamp", b"timestamp", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_carried_code", b"_carried_code", "_is_transient", b"_is_transient", "business_account_id", b"business_account_id", "carried_code", b"carried_code", "code_from_text", b"code_from_text", "details", b"details", "error_type", b"error_type", "error_user_msg", b"error_user_msg", "error_user_title", b"error_user_title", "fbtrace_id", b"fbtrace_id", "href", b"href", "http_status", b"http_status", "inbound", b"inbound", "is_transient", b"is_transient", "message", b"message", "message_id", b"message_id", "original_code", b"original_code", "original_subcode", b"original_subcode", "path", b"path", "phone_number_id", b"phone_number_id", "recipient_id", b"recipient_id", "shape", b"shape", "status", b"status", "symbolic_code", b"symbolic_code", "timestamp", b"timestamp", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__carried_code: _TypeAlias = _typing.Literal["carried_code"]  # noqa: Y015
+    _WhichOneofArgType__carried_code: _TypeAlias = _typing.Literal["_carried_code", b"_carried_code"]  # noqa: Y015
     _WhichOneofReturnType__is_transient: _TypeAlias = _typing.Literal["is_transient"]  # noqa: Y015
     _WhichOneofArgType__is_transient: _TypeAlias = _typing.Literal["_is_transient", b"_is_transient"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__carried_code) -> _WhichOneofReturnType__carried_code | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__is_transient) -> _WhichOneofReturnType__is_transient | None: ...
 
 Global___ErrorContext: _TypeAlias = ErrorContext  # noqa: Y015
@@ -1020,6 +1164,7 @@ class ClassifyItem(_message.Message):
     TEXT_FIELD_NUMBER: _builtins.int
     JSON_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    TRANSPORT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """The caller's id for the item, echoed in its result."""
     code: _builtins.int
@@ -1036,6 +1181,10 @@ class ClassifyItem(_message.Message):
     def error(self) -> Global___StructuredError:
         """A failure given as separate fields."""
 
+    @_builtins.property
+    def transport(self) -> Global___Transport:
+        """The HTTP status and headers of the response the input came with."""
+
     def __init__(
         self,
         *,
@@ -1045,10 +1194,11 @@ class ClassifyItem(_message.Message):
         text: _builtins.str = ...,
         json: _struct_pb2.Struct | None = ...,
         error: Global___StructuredError | None = ...,
+        transport: Global___Transport | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error", b"error", "input", b"input", "json", b"json", "payload", b"payload", "text", b"text"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error", b"error", "input", b"input", "json", b"json", "payload", b"payload", "text", b"text", "transport", b"transport"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error", b"error", "id", b"id", "input", b"input", "json", b"json", "payload", b"payload", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error", b"error", "id", b"id", "input", b"input", "json", b"json", "payload", b"payload", "text", b"text", "transport", b"transport"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_input: _TypeAlias = _typing.Literal["code", "payload", "text", "json", "error"]  # noqa: Y015
     _WhichOneofArgType_input: _TypeAlias = _typing.Literal["input", b"input"]  # noqa: Y015

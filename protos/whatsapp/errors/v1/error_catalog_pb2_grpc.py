@@ -90,8 +90,9 @@ class ErrorCatalogServiceServicer:
     def GetError(self, request, context):
         """Returns one error by its numeric code.
 
-        Errors: NOT_FOUND (reason CODE_NOT_FOUND) when no catalog entry has the
-        code; INVALID_ARGUMENT when the code is negative.
+        Errors: NOT_FOUND (reason CODE_NOT_FOUND, with a google.rpc.Help link to
+        the documentation) when no catalog entry has the code or the (code,
+        subcode) pair; INVALID_ARGUMENT when the code or subcode is negative.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

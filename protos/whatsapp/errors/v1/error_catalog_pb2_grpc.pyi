@@ -43,8 +43,9 @@ class ErrorCatalogServiceStub:
     GetError: _grpc.UnaryUnaryMultiCallable[_error_catalog_pb2.GetErrorRequest, _error_catalog_pb2.GetErrorResponse]
     """Returns one error by its numeric code.
 
-    Errors: NOT_FOUND (reason CODE_NOT_FOUND) when no catalog entry has the
-    code; INVALID_ARGUMENT when the code is negative.
+    Errors: NOT_FOUND (reason CODE_NOT_FOUND, with a google.rpc.Help link to
+    the documentation) when no catalog entry has the code or the (code,
+    subcode) pair; INVALID_ARGUMENT when the code or subcode is negative.
     """
     BatchGetErrors: _grpc.UnaryUnaryMultiCallable[_error_catalog_pb2.BatchGetErrorsRequest, _error_catalog_pb2.BatchGetErrorsResponse]
     """Returns many errors by code, in request order (AIP-231).
@@ -114,8 +115,9 @@ class ErrorCatalogServiceAsyncStub(ErrorCatalogServiceStub):
     GetError: _aio.UnaryUnaryMultiCallable[_error_catalog_pb2.GetErrorRequest, _error_catalog_pb2.GetErrorResponse]  # type: ignore[assignment]
     """Returns one error by its numeric code.
 
-    Errors: NOT_FOUND (reason CODE_NOT_FOUND) when no catalog entry has the
-    code; INVALID_ARGUMENT when the code is negative.
+    Errors: NOT_FOUND (reason CODE_NOT_FOUND, with a google.rpc.Help link to
+    the documentation) when no catalog entry has the code or the (code,
+    subcode) pair; INVALID_ARGUMENT when the code or subcode is negative.
     """
     BatchGetErrors: _aio.UnaryUnaryMultiCallable[_error_catalog_pb2.BatchGetErrorsRequest, _error_catalog_pb2.BatchGetErrorsResponse]  # type: ignore[assignment]
     """Returns many errors by code, in request order (AIP-231).
@@ -188,8 +190,9 @@ class ErrorCatalogServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_error_catalog_pb2.GetErrorResponse, _abc.Awaitable[_error_catalog_pb2.GetErrorResponse]]:
         """Returns one error by its numeric code.
 
-        Errors: NOT_FOUND (reason CODE_NOT_FOUND) when no catalog entry has the
-        code; INVALID_ARGUMENT when the code is negative.
+        Errors: NOT_FOUND (reason CODE_NOT_FOUND, with a google.rpc.Help link to
+        the documentation) when no catalog entry has the code or the (code,
+        subcode) pair; INVALID_ARGUMENT when the code or subcode is negative.
         """
 
     @_abc_1.abstractmethod

@@ -1,0 +1,188 @@
+"""Requests of many items (ClassifyStream batches, SummarizeErrors messages), within budget.
+
+Each item is classified (off the loop when heavy: server/rpc/pacing.py),
+charged to its request's budget (server/rpc/budget.py), encoded and
+counted. In a ClassifyStream batch an item that cannot be read gets its own
+INVALID_ARGUMENT; once the batch is past a budget, that item and every
+later one get RESOURCE_EXHAUSTED naming the budget, without being
+classified, so the answer never grows past the send limit and the caller
+can resend just those items in smaller batches. A SummarizeErrors message
+past a budget ends the call with that status (its answer has no per-item
+place for it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from server.classify.classifier import Classifier
+from server.classify.decide import Decision
+from server.classify.found import InputError
+from server.classify.text_match import TextBudgetError, metering
+from server.rich_status import invalid_argument_status
+from server.rpc.budget import MAX_MESSAGE_BYTES, OverBudgetError, RequestBudget, text_exceeded
+from server.rpc.pacing import (
+    HEAVY_INPUT_BYTES,
+    Pacer,
+    classify,
+    classify_metered,
+    off_loop,
+    weight,
+)
+from server.rpc.summary import Summary
+from server.rpc.wire import WireEncoder
+from whatsapp.errors.v1 import error_catalog_pb2 as pb
+
+if TYPE_CHECKING:
+    from server.ops.metrics import Metrics
+
+_Outcome = tuple[list[Decision], bytes] | InputError | OverBudgetError
+
+
+class BatchAnswer:
+    """The results of one batch so far, and what is left of its budget."""
+
+    def __init__(self, classifier: Classifier, encoder: WireEncoder, metrics: Metrics) -> None:
+        self.classifier = classifier
+        self.encoder = encoder
+        self.metrics = metrics
+        self.budget = RequestBudget()
+        self.results: list[bytes] = []
+        self.refusal: OverBudgetError | None = None
+        """Set once the batch is past a budget: every later item gets its status."""
+        self._size = 0
+
+    def work(self, item: pb.ClassifyItem, kind: str | None) -> _Outcome:
+        """Classifies and encodes one item; text is charged to the meter in context."""
+        budget = self.budget
+        try:
+            decisions = classify(self.classifier, item, kind)
+            budget.decided(len(decisions))
+            budget.check_answer(decisions, len(item.id))
+            encoded = self.encoder.result(item.id, decisions)
+        except InputError as exc:
+            return exc
+        except TextBudgetError as exc:
+            return text_exceeded(exc)
+        except OverBudgetError as exc:
+            return exc
+        return decisions, encoded
+
+    def work_metered(self, item: pb.ClassifyItem, kind: str | None) -> _Outcome:
+        """`work` with the batch's text meter set (for the heavy-work thread)."""
+        with metering(self.budget.meter):
+            return self.work(item, kind)
+
+    def take(self, item: pb.ClassifyItem, outcome: _Outcome) -> None:
+        """Adds an item's outcome to the answer (on the loop: it counts metrics)."""
+        if isinstance(outcome, InputError):
+            self.metrics.invalid_item()
+            status = invalid_argument_status([(outcome.field, outcome.description)])
+            self._append(self.encoder.message_result(pb.ClassifyResult(id=item.id, status=status)))
+            return
+        if isinstance(outcome, OverBudgetError):
+            self.refusal = outcome
+            self.refuse(item)
+            return
+        decisions, encoded = outcome
+        try:
+            self.budget.answered(len(encoded))
+        except OverBudgetError as exc:
+            self.refusal = exc
+            self.refuse(item)
+            return
+        self.metrics.classified(decisions)
+        self.results.append(encoded)
+        self._size += len(encoded)
+
+    def refuse(self, item: pb.ClassifyItem) -> None:
+        """The item's RESOURCE_EXHAUSTED result, naming the budget the batch went past."""
+        assert self.refusal is not None
+        result = pb.ClassifyResult(id=item.id, status=self.refusal.status)
+        self._append(self.encoder.message_result(result))
+
+    def _append(self, encoded: bytes) -> None:
+        """A status result; if even those overflow (huge ids), the whole batch is refused."""
+        self._size += len(encoded)
+        if self._size > MAX_MESSAGE_BYTES - 1024:
+            raise self.refusal or OverBudgetError(
+                "answer_bytes", MAX_MESSAGE_BYTES, "the item statuses alone overflow the answer"
+            )
+        self.results.append(encoded)
+
+    def finish(self) -> bytes:
+        """The ClassifyStreamResponse's bytes."""
+        return self.encoder.stream_response(self.results)
+
+
+def answer_batch(
+    classifier: Classifier,
+    encoder: WireEncoder,
+    items: Sequence[pb.ClassifyItem],
+    metrics: Metrics,
+) -> bytes:
+    """One batch answered on the calling thread, without yielding (in-process probes)."""
+    answer = BatchAnswer(classifier, encoder, metrics)
+    with metering(answer.budget.meter):
+        for item in items:
+            if answer.refusal is not None:
+                answer.refuse(item)
+            else:
+                answer.take(item, answer.work(item, item.WhichOneof("input")))
+    return answer.finish()
+
+
+async def answer_batch_paced(
+    classifier: Classifier,
+    encoder: WireEncoder,
+    items: Sequence[pb.ClassifyItem],
+    metrics: Metrics,
+) -> bytes:
+    """One batch answered with the loop kept free: heavy items off it, a yield now and then."""
+    answer = BatchAnswer(classifier, encoder, metrics)
+    pacer = Pacer()
+    with metering(answer.budget.meter):
+        for item in items:
+            if answer.refusal is not None:
+                answer.refuse(item)
+                continue
+            kind = item.WhichOneof("input")
+            if weight(item, kind) > HEAVY_INPUT_BYTES:
+                outcome = await off_loop(answer.work_metered, item, kind)
+            else:
+                outcome = answer.work(item, kind)
+            answer.take(item, outcome)
+            await pacer.pause()
+    return answer.finish()
+
+
+async def summarize_items(
+    classifier: Classifier,
+    items: Sequence[pb.ClassifyItem],
+    summary: Summary,
+    metrics: Metrics,
+) -> None:
+    """One SummarizeErrors message's items counted into `summary`; OverBudgetError past budget."""
+    budget = RequestBudget()
+    pacer = Pacer()
+    with metering(budget.meter):
+        for item in items:
+            kind = item.WhichOneof("input")
+            try:
+                if weight(item, kind) > HEAVY_INPUT_BYTES:
+                    decisions = await off_loop(
+                        classify_metered, classifier, item, kind, budget.meter
+                    )
+                else:
+                    decisions = classify(classifier, item, kind)
+            except InputError:
+                summary.add_invalid()
+                metrics.invalid_item()
+                continue
+            except TextBudgetError as exc:
+                raise text_exceeded(exc) from None
+            budget.decided(len(decisions))
+            summary.add(decisions)
+            metrics.classified(decisions)
+            await pacer.pause()
