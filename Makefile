@@ -8,6 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
 HOST ?= 127.0.0.1
 PORT ?= 50051
 METRICS_PORT ?= 9464
@@ -18,15 +19,21 @@ SITE = $$($(BIN)/python -c 'import google.rpc, os; print(os.path.dirname(os.path
 # What `make breaking` compares the protos against (any buf input: .git#tag=v1.0.0, an image).
 BREAKING_AGAINST ?= .git\#branch=main
 
-.PHONY: help install proto checkgenerate vendor-protos breaking example-data lint fmt test fuzz serve bench bench-deps bench-h2load bench-instructions soak catalog-drift clean
+.PHONY: help install runtime proto checkgenerate vendor-protos breaking example-data lint fmt test fuzz serve bench bench-deps bench-h2load bench-instructions soak catalog-drift clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
 
 install: $(STAMP) ## Create .venv with the package and its dev tools (idempotent)
 
-$(STAMP): pyproject.toml
+runtime: $(RUNTIME) ## Create .venv with only what serving needs (what `make serve` uses)
+
+$(RUNTIME): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(STAMP): pyproject.toml $(RUNTIME)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	touch $@
 
@@ -71,7 +78,7 @@ test: install ## Run the whole test suite (real servers on port 0, real grpcurl)
 fuzz: install ## Fuzz the classifier with hypothesis for a bounded time (FUZZ_SECONDS, default 60)
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} $(BIN)/python -m pytest -q tests/fuzz/fuzz_classifier.py -p no:cacheprovider
 
-serve: install ## Serve the embedded catalog on $(HOST):$(PORT) (plaintext, reflection on, /metrics on $(METRICS_PORT))
+serve: $(RUNTIME) ## Serve the embedded catalog on $(HOST):$(PORT) (plaintext, reflection on, /metrics on $(METRICS_PORT))
 	$(BIN)/python -m server --host $(HOST) --port $(PORT) --metrics-port $(METRICS_PORT)
 
 bench: install ## Benchmark on loopback; writes bench/results/*.json and a PNG chart

@@ -81,11 +81,23 @@ def write_jsonl(path: Path, count: int) -> None:
 def test_lookup_prints_a_table(server: ServerThread) -> None:
     result = waerr("lookup", "131047", "132001", target=server.target)
     assert result.returncode == 0, result.stderr
-    header, first, second = result.stdout.splitlines()
+    table, provenance = result.stdout.split("\n\n")
+    header, first, second = table.splitlines()
     assert header.split()[:4] == ["CODE", "CATEGORY", "WHAT", "TO"]
     assert first.startswith("131047") and "business_account" in first
     assert "resend_as_template" in first and "Re-engagement message" in first
     assert second.startswith("132001") and "fix_template" in second
+    basis, source = provenance.splitlines()[:2]  # what the decision rests on, and where from
+    assert basis.startswith("131047: The provider's document")
+    assert source.startswith("  source: provider document") and "2026-" in source
+
+
+def test_lookup_shows_a_meta_entrys_page_and_a_retired_code(server: ServerThread) -> None:
+    result = waerr("lookup", "1006", target=server.target)
+    assert result.returncode == 0, result.stderr
+    source = result.stdout.splitlines()[-1]
+    assert source.startswith("  source: https://developers.facebook.com/")
+    assert "retired" in source
 
 
 def test_lookup_json_and_options_after_the_command(server: ServerThread) -> None:

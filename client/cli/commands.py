@@ -75,6 +75,8 @@ def cmd_lookup(client: ErrorClient, args: argparse.Namespace) -> int:
         _print(fmt.message_json(response))
     elif response.errors:
         _print(fmt.errors_table(response.errors, with_action=True))
+        _print("")
+        _print(fmt.provenance_lines(response.errors))
     if missing:
         codes_text = ", ".join(str(c) for c in dict.fromkeys(missing))
         _error(

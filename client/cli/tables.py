@@ -89,6 +89,16 @@ def errors_table(infos: Iterable[pb.ErrorInfo], with_action: bool) -> str:
     return table(headers, rows)
 
 
+def provenance_lines(infos: Iterable[pb.ErrorInfo]) -> str:
+    """Where each entry comes from and what its decision rests on, a few lines per entry."""
+    lines = []
+    for info in infos:
+        tags = [t for t in ("retired" if info.retired else "", info.checked_on) if t]
+        lines.append(f"{info.code}: {info.decision_basis or '(no basis given)'}")
+        lines.append(f"  source: {info.doc_url or '-'}" + (f" ({', '.join(tags)})" if tags else ""))
+    return "\n".join(lines)
+
+
 def categories_table(categories: Iterable[pb.CategoryInfo]) -> str:
     """The document's categories with their sizes."""
     return table(
