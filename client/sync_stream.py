@@ -15,7 +15,6 @@ instead a watchdog cancels it when a sent batch has gone unanswered for
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
@@ -26,8 +25,6 @@ import grpc
 from client.errors import StreamError
 from client.stream_state import DEFAULT_WINDOW, Sent, StreamState
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
-
-_LOGGER = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.1
 
