@@ -4,8 +4,9 @@ tests/support/doc_blocks.py says how a block is marked. Commands run with bash
 from the checkout's top (examples/ also linked there, so `examples/webhook.json`
 and a bare `webhook.json` both work, and files a command writes are thrown
 away), with .venv/bin first on PATH, WAERR_TARGET set, and `localhost:50051` /
-`127.0.0.1:50051` pointing at the test's server. stdout and stderr are
-compared together, as a terminal shows them.
+`127.0.0.1:50051` (and `--port 50051`, as `python -m server.healthcheck` takes
+it) pointing at the test's server. stdout and stderr are compared together, as
+a terminal shows them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SAMPLE = ROOT / "tests" / "data" / "docs_sample.md"
 ADDRESSES = ("localhost:50051", "127.0.0.1:50051")
+PORT_FLAG = "--port 50051"
 
 
 def _cases(paths: list[Path]) -> list[Block]:
@@ -60,7 +62,7 @@ def _environ(server: ServerThread) -> dict[str, str]:
 def _pointed(text: str, server: ServerThread) -> str:
     for address in ADDRESSES:
         text = text.replace(address, server.target)
-    return text
+    return text.replace(PORT_FLAG, f"--port {server.port}")
 
 
 _SEPARATOR = "\x1e"
