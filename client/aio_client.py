@@ -133,11 +133,13 @@ class AsyncErrorClient:
 
     # ---- catalog ------------------------------------------------------------
 
-    async def get_error(self, code: int, *, timeout: float | None = _UNSET) -> pb.GetErrorResponse:
-        """One entry; NOT_FOUND (reason CODE_NOT_FOUND) for a code the catalog lacks."""
+    async def get_error(
+        self, code: int, *, subcode: int = 0, timeout: float | None = _UNSET
+    ) -> pb.GetErrorResponse:
+        """One entry (with `subcode`: the (code, subcode) pair's); NotFound when none."""
         with raising_service_errors():
             return await self.stub.GetError(  # type: ignore[no-any-return]
-                pb.GetErrorRequest(code=code),
+                pb.GetErrorRequest(code=code, subcode=subcode),
                 timeout=self._timeout(timeout),
                 metadata=self._metadata,
             )
@@ -209,6 +211,17 @@ class AsyncErrorClient:
         """Entries whose reason, description or action hold every word of `query`."""
         return self.list_errors(query=query, **filters)
 
+    async def list_unknown_codes(
+        self, page_size: int = 0, *, timeout: float | None = _UNSET
+    ) -> pb.ListUnknownCodesResponse:
+        """The codes the server met that no entry knows, most frequent first (0: 100)."""
+        with raising_service_errors():
+            return await self.stub.ListUnknownCodes(  # type: ignore[no-any-return]
+                pb.ListUnknownCodesRequest(page_size=page_size),
+                timeout=self._timeout(timeout),
+                metadata=self._metadata,
+            )
+
     async def categories(self, *, timeout: float | None = _UNSET) -> pb.ListCategoriesResponse:
         """The document's categories with descriptions and code counts."""
         with raising_service_errors():
@@ -219,12 +232,22 @@ class AsyncErrorClient:
     # ---- classification -----------------------------------------------------
 
     async def classify(
-        self, value: Input, *, timeout: float | None = _UNSET
+        self,
+        value: Input,
+        *,
+        transport: pb.Transport | None = None,
+        timeout: float | None = _UNSET,
     ) -> pb.ClassifyResponse:
-        """One failure (code, body, text, dict, ...): one classification per error found."""
+        """One failure (code, body, text, dict, ...): one classification per error found.
+
+        `transport` carries the HTTP status and headers the failure came with
+        (Retry-After and Meta's usage headers set each classification's wait).
+        """
         with raising_service_errors():
             return await self.stub.Classify(  # type: ignore[no-any-return]
-                classify_request(value), timeout=self._timeout(timeout), metadata=self._metadata
+                classify_request(value, transport),
+                timeout=self._timeout(timeout),
+                metadata=self._metadata,
             )
 
     async def classify_stream(

@@ -63,9 +63,20 @@ def _fields(value: Input) -> dict[str, Any]:
     )
 
 
-def classify_request(value: Input) -> pb.ClassifyRequest:
-    """The Classify request for one input."""
-    return pb.ClassifyRequest(**_fields(value))
+def classify_request(value: Input, transport: pb.Transport | None = None) -> pb.ClassifyRequest:
+    """The Classify request for one input, with the HTTP status and headers the caller got."""
+    if isinstance(value, pb.ClassifyItem):
+        kind = value.WhichOneof("input")
+        if kind is None:
+            raise TypeError("the ClassifyItem has no input set")
+        request = pb.ClassifyRequest(**{kind: getattr(value, kind)})
+        if value.HasField("transport"):
+            request.transport.CopyFrom(value.transport)
+    else:
+        request = pb.ClassifyRequest(**_fields(value))
+    if transport is not None:
+        request.transport.CopyFrom(transport)
+    return request
 
 
 def classify_item(item_id: str, value: Input) -> pb.ClassifyItem:

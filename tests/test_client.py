@@ -471,3 +471,19 @@ def test_unreadable_tls_file_is_a_config_error(tmp_path: Path) -> None:
         ErrorClient("127.0.0.1:1", tls_ca=tmp_path / "missing.pem")
     with pytest.raises(ConfigError, match="go together"):
         ErrorClient("127.0.0.1:1", tls_cert=tmp_path / "c.pem")
+
+
+def test_pairs_unknown_codes_transport_and_items(client: ErrorClient) -> None:
+    """GetError with a subcode, ListUnknownCodes, a transport, and a ClassifyItem as input."""
+    pair = client.get_error(190, subcode=458).error
+    assert (pair.subcode, pair.actor) == (458, pb.ACTOR_BUSINESS)
+    client.classify(pb.StructuredError(code=987_002, title="Brand new"))
+    assert 987_002 in [c.code for c in client.list_unknown_codes(1000).codes]
+    transport = pb.Transport(http_status=429, headers={"Retry-After": "90"})
+    [found] = client.classify(130429, transport=transport).classifications
+    assert found.context.http_status == 429 and found.retry_after.seconds == 90
+    [plain] = client.classify(130429).classifications  # the cached bare-code answer is apart
+    assert plain.context.http_status == 0 and not plain.HasField("retry_after")
+    item = pb.ClassifyItem(id="x", text="(#131047) Re-engagement message")
+    [from_item] = client.classify(item).classifications
+    assert from_item.error_info.code == 131047

@@ -217,3 +217,22 @@ def stalled_server() -> Iterator[ServerThread]:
     thread = ServerThread(ServerConfig(interceptors=[NeverAnswers()])).start()
     yield thread
     thread.stop(grace=0.1)
+
+
+def test_pairs_unknown_codes_transport_and_items(server: ServerThread) -> None:
+    """GetError with a subcode, ListUnknownCodes, a transport, and a ClassifyItem as input."""
+
+    async def body(errors: AsyncErrorClient) -> None:
+        pair = (await errors.get_error(190, subcode=463)).error
+        assert pair.retry_strategy == pb.RETRY_STRATEGY_REFRESH_TOKEN
+        await errors.classify(pb.StructuredError(code=987_001, title="Brand new"))
+        tallied = await errors.list_unknown_codes(1000)
+        assert 987_001 in [c.code for c in tallied.codes]
+        transport = pb.Transport(http_status=429, headers={"Retry-After": "120"})
+        [found] = (await errors.classify(130429, transport=transport)).classifications
+        assert found.context.http_status == 429 and found.retry_after.seconds == 120
+        item = pb.ClassifyItem(id="x", error=pb.StructuredError(code=131047))
+        [from_item] = (await errors.classify(item)).classifications
+        assert from_item.error_info.code == 131047
+
+    run(server, body)

@@ -115,9 +115,21 @@ def _gupshup(doc: dict[str, Any], ctx: RawError, path: str, out: list[RawError])
         where = f"{path}.payload.payload"
         if isinstance(inner, dict) and inner:
             read_error(inner, ids, where, out, "gupshup")
+            _own_number(out[-1], GUPSHUP_OWN_CODES)
         else:
             _bare(ids, f"{path}.payload", out, "gupshup")
     return True
+
+
+GUPSHUP_OWN_CODES = range(1000, 5000)
+"""Gupshup numbers its own failures 1001–1012 and 4001–4003: not Meta's (On-Premises 1002 is
+"Invalid recipient type", Gupshup's 1002 "Number does not exist on WhatsApp")."""
+
+
+def _own_number(raw: RawError, own: range) -> None:
+    """A BSP's own number is its symbolic code, never a WhatsApp code it would collide with."""
+    if raw.code is not None and raw.code in own:
+        raw.symbolic_code, raw.code = str(raw.code), None
 
 
 def _infobip(doc: dict[str, Any], ctx: RawError, path: str, out: list[RawError]) -> bool:
