@@ -390,3 +390,17 @@ def test_an_on_premises_code_is_its_own_retired_entry_not_a_text_match() -> None
     assert found.error_info.retired
     assert found.match_kind == pb.MATCH_KIND_EXACT_CODE
     assert not found.error_info.retryable
+
+
+def test_every_snapshot_code_answers_get_error_with_its_page(
+    stub: pb_grpc.ErrorCatalogServiceStub,
+) -> None:
+    """Over the wire: every Meta code of the snapshot is an entry (not inferred) with its URL."""
+    plain = sorted({code for code, subcode in SNAPSHOT_CODES if not subcode})
+    infos = list(stub.BatchGetErrors(pb.BatchGetErrorsRequest(codes=plain), timeout=10).errors)
+    assert [info.code for info in infos] == plain
+    for info in infos:
+        assert info.source != pb.SOURCE_INFERRED and info.doc_url, info.code
+    for code, subcode in (key for key in SNAPSHOT_CODES if key[1]):
+        pair = stub.GetError(pb.GetErrorRequest(code=code, subcode=subcode), timeout=5).error
+        assert pair.doc_url.startswith("https://developers.facebook.com/"), (code, subcode)
