@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -404,3 +405,13 @@ def test_every_snapshot_code_answers_get_error_with_its_page(
     for code, subcode in (key for key in SNAPSHOT_CODES if key[1]):
         pair = stub.GetError(pb.GetErrorRequest(code=code, subcode=subcode), timeout=5).error
         assert pair.doc_url.startswith("https://developers.facebook.com/"), (code, subcode)
+
+
+def test_138012_reads_the_next_allowed_call_time_from_details() -> None:
+    """Meta: the details give a timestamp when the next business-initiated call is allowed."""
+    soon = int(time.time()) + 3600
+    found = _decide(code=138012, details=f"Next call allowed at {soon}")
+    assert 3500 <= found.retry_after.seconds <= 3600
+    fallback = _decide(code=138012, details="limit reached")
+    assert not fallback.HasField("retry_after")
+    assert fallback.error_info.retry_after.seconds == 86400
