@@ -29,8 +29,8 @@ from server.classify.text_match import _ALIASES, _MAX_TEXT, TextMatcher, alias_m
 
 BOUND_S = 0.005
 """Longest a rule may take on one text of _MAX_TEXT characters (D1's rule took 36 ms)."""
-GROWTH_LIMIT = 8.0
-"""time(4n) / time(n) must stay under this: linear is ~4, quadratic ~16."""
+GROWTH_LIMIT = 24.0
+"""time(8n) / time(n) must stay under this: linear is ~8, quadratic ~64."""
 
 REGEX_ALIASES = {
     114005: r"\beconnreset\b|connection reset by peer",
@@ -105,12 +105,12 @@ def test_each_rule_is_fast_on_adversarial_text_of_the_maximum_length(
 
 
 def test_each_rule_grows_linearly(matcher: TextMatcher) -> None:
-    quarter = _MAX_TEXT // 4
+    eighth = _MAX_TEXT // 8
     steep = []
     for rule, unit in adversarial_texts(matcher):
-        short, full = _fill(unit, quarter), _fill(unit)
-        small = _best_time(lambda t=short: matcher._match_one(t), 7)  # type: ignore[misc]
-        large = _best_time(lambda t=full: matcher._match_one(t), 7)  # type: ignore[misc]
+        short, full = _fill(unit, eighth), _fill(unit)
+        small = _best_time(lambda t=short: matcher._match_one(t), 9)  # type: ignore[misc]
+        large = _best_time(lambda t=full: matcher._match_one(t), 9)  # type: ignore[misc]
         if large > 2e-4 and large / max(small, 1e-6) > GROWTH_LIMIT:
             steep.append((rule, round(large / small, 1)))
     assert steep == [], f"rules growing faster than linear: {steep}"
