@@ -29,10 +29,11 @@ EXPOSE 50051 9464
 # JSON logs to stderr; one worker per container: scale with replicas, not processes
 # (README, Running many replicas). Plaintext needs --insecure off loopback: behind a
 # mesh or on a private network. For TLS replace it with --tls-cert/--tls-key (mounted
-# files); a bearer token comes from WAERR_TOKEN or --token-file.
+# files); a bearer token comes from WAERR_TOKEN or --token-file. /metrics listens on
+# loopback unless asked (--metrics-host); WAERR_METRICS_TOKEN puts a token on it.
 ENTRYPOINT ["python", "-m", "server"]
 CMD ["--host", "0.0.0.0", "--port", "50051", "--insecure", "--metrics-port", "9464", \
-     "--workers", "1", "--log-format", "json"]
+     "--metrics-host", "0.0.0.0", "--workers", "1", "--log-format", "json"]
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["python", "-m", "server.healthcheck", "--port", "50051", "--timeout", "2"]
 # SIGTERM drains in-flight calls (--grace, default 10 s); SIGHUP reloads the catalog.

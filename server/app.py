@@ -25,7 +25,7 @@ from server.classify.classifier import Classifier, ClassifierHolder
 from server.ops import gc_freeze as heap
 from server.ops.admission import DEFAULT_MAX_HEALTH_WATCHES, DEFAULT_STREAM_IDLE_SECONDS
 from server.ops.admission import interceptors as limit_interceptors
-from server.ops.arrival import DEFAULT_REQUEST_TIMEOUT, RequestArrival
+from server.ops.arrival import DEFAULT_REQUEST_TIMEOUT
 from server.ops.auth import interceptors as auth_interceptors
 from server.ops.health import HealthServicer
 from server.ops.instrument import instrument
@@ -119,17 +119,20 @@ def create_server(address: str, config: ServerConfig | None = None) -> RunningSe
     holder = ClassifierHolder(classifier)
     metrics = Metrics() if config.metrics_port is not None else NoMetrics()
     refused = metrics.refused_call if metrics.enabled else None
-    interceptors = [  # outermost first; auth before the limit: refusals take no slot
-        RequestArrival(config.request_timeout),  # unary requests are read under a deadline
-        *config.interceptors,
-        *auth_interceptors(config.token, refused),
+    interceptors = [  # outermost first
+        # Admission is outermost: it turns unary handlers into ones that read their own
+        # request (server/ops/arrival.py), which must see every inner wrapping. An
+        # unauthenticated call holds a slot only while it is refused.
         *limit_interceptors(
             config.max_concurrent_rpcs,
             refused,
             CHECKS,
             config.stream_idle_timeout,
             config.max_health_watches,
+            config.request_timeout,
         ),
+        *config.interceptors,
+        *auth_interceptors(config.token, refused),
     ]
     server = grpc.aio.server(options=server_options(config), interceptors=interceptors or None)
     servicer = ErrorCatalogServicer(holder, metrics)

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from grpc._cython import cygrpc
+from grpc_health.v1 import health_pb2
 
 from server.ops.logs import JsonFormatter, RequestIdFilter, TextFormatter, configure, resolve_format
 from tests.support.processes import free_port, wait_serving
@@ -136,3 +138,63 @@ def test_format_choice() -> None:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
     assert json.loads(stream.getvalue())["k"] == "v"
+
+
+# ---- D8: what a client causes is not a server ERROR ------------------------------------------
+
+
+def test_d8_health_list_is_answered_and_logs_nothing() -> None:
+    """Each unauthenticated Health/List call wrote an ERROR traceback (NotImplementedError)."""
+    port = free_port()
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "server", "--port", str(port), "--log-format", "json"],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_serving(port)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            listing = channel.unary_unary(
+                "/grpc.health.v1.Health/List",
+                request_serializer=health_pb2.HealthListRequest.SerializeToString,
+                response_deserializer=health_pb2.HealthListResponse.FromString,
+            )
+            for _ in range(200):
+                reply = listing(health_pb2.HealthListRequest(), timeout=5)
+            assert reply.statuses[""].status == health_pb2.HealthCheckResponse.SERVING
+            service = "whatsapp.errors.v1.ErrorCatalogService"
+            assert reply.statuses[service].status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        popen.send_signal(signal.SIGTERM)
+        _, err = popen.communicate(timeout=20)
+    events = [json.loads(line) for line in err.splitlines()]
+    assert [e for e in events if e["level"] == "ERROR"] == []
+    assert len(err) < 4096
+
+
+def test_d8_grpc_tracebacks_for_client_deadline_races_become_one_warning_per_10_s() -> None:
+    """grpc.aio logs `ExecuteBatchError raised in core` with a traceback when a deadline races."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    grpc_logger = logging.getLogger("grpc._cython.cygrpc")
+    try:
+        configure("INFO", "json", stream)
+        for _ in range(100):
+            try:
+                raise cygrpc.ExecuteBatchError(
+                    'Failed "execute_batch": (<GRPC_CALL_ERROR_TOO_MANY_OPERATIONS: 8>,)'
+                )
+            except cygrpc.ExecuteBatchError:
+                grpc_logger.exception(
+                    "ExecuteBatchError raised in core by servicer method [/x/Classify]"
+                )
+        grpc_logger.error("a servicer's own failure stays an ERROR")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [e["level"] for e in events] == ["WARNING", "ERROR"]
+    assert "exc" not in events[0] and "client-caused; 1 such" in events[0]["msg"]

@@ -7,9 +7,15 @@ the catalog.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
@@ -18,7 +24,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from server.app import SERVICE_NAME, ServerConfig
+from server.ops.metrics_http import MAX_CONNECTIONS, READ_TIMEOUT
 from tests.conftest import ServerThread
+from tests.support.processes import ROOT, free_port, wait_serving
 from tests.test_limits import OpenStream
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
@@ -282,3 +290,119 @@ def test_unknown_code_titles_never_keep_a_phone_number(
     reply = metrics_stub.ListUnknownCodes(pb.ListUnknownCodesRequest(), timeout=5)
     (seen,) = [c for c in reply.codes if c.code == 987_555]
     assert "6281234567890" not in seen.title and seen.title == "to … failed"
+
+
+# ---- D7: the metrics port is safe by default ------------------------------------------------
+
+
+def _get(port: int, path: str = "/metrics", token: str | None = None) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            status: int = reply.status
+            return status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def _listening_on(port: int) -> set[str]:
+    """The local addresses listening on `port`, from the kernel's own table."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                local, _remote, state = line.split()[1:4]
+                address, hex_port = local.split(":")
+                if state == "0A" and int(hex_port, 16) == port:  # LISTEN
+                    found.add(address)
+    return found
+
+
+def _server(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], int]:
+    port, metrics_port = free_port(), free_port()
+    popen = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "server", "--port", str(port)),
+            *("--metrics-port", str(metrics_port), *args, "--log-level", "WARNING"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    wait_serving(port, timeout=30)
+    deadline = time.monotonic() + 10
+    while not _listening_on(metrics_port):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return popen, metrics_port
+
+
+def test_d7_metrics_listen_on_loopback_unless_asked() -> None:
+    loopback, any_address = "0100007F", "00000000"
+    popen, metrics_port = _server("--host", "0.0.0.0", "--insecure")
+    try:
+        assert _listening_on(metrics_port) == {loopback}  # not the --host value
+    finally:
+        popen.terminate()
+        popen.wait(timeout=30)
+    popen, metrics_port = _server("--metrics-host", "0.0.0.0")
+    try:
+        assert _listening_on(metrics_port) == {any_address}
+    finally:
+        popen.terminate()
+        popen.wait(timeout=30)
+
+
+def test_d7_a_metrics_token_is_required_when_set() -> None:
+    thread = ServerThread(ServerConfig(metrics_port=0, metrics_token="m3trics")).start()
+    try:
+        port = thread.running.metrics.port
+        assert _get(port) == 401
+        assert _get(port, token="wrong") == 401
+        assert _get(port, token="m3trics") == 200
+        assert _get(port, "/x/../../etc/passwd", token="m3trics") == 404
+    finally:
+        thread.stop()
+
+
+def test_d7_the_token_comes_from_waerr_metrics_token_too() -> None:
+    env = {**os.environ, "WAERR_METRICS_TOKEN": "from-env"}
+    popen, metrics_port = _server(env=env)
+    try:
+        assert _get(metrics_port) == 401
+        assert _get(metrics_port, token="from-env") == 200
+    finally:
+        popen.terminate()
+        popen.wait(timeout=30)
+
+
+def _threads(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("Threads:"))
+
+
+def test_d7_idle_connections_cost_no_thread_each_and_are_dropped() -> None:
+    """300 idle TCP connections were 300 threads, held for ever."""
+    popen, metrics_port = _server()
+    try:
+        assert _get(metrics_port) == 200
+        before = _threads(popen.pid)
+        idle = [socket.create_connection(("127.0.0.1", metrics_port)) for _ in range(300)]
+        time.sleep(0.5)
+        during = _threads(popen.pid)
+        assert during <= before + MAX_CONNECTIONS, (before, during)
+        time.sleep(READ_TIMEOUT + 1.5)  # the silent ones are closed by the server
+        closed = 0
+        for sock in idle:
+            sock.settimeout(2)
+            with contextlib.suppress(OSError):
+                closed += sock.recv(1) == b""
+            sock.close()
+        assert closed == len(idle)
+        assert _get(metrics_port) == 200
+        assert _threads(popen.pid) <= before + 1
+    finally:
+        popen.terminate()
+        popen.wait(timeout=30)

@@ -318,3 +318,54 @@ def metrics_up(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+# ---- D10: an overlay must name its version and hold something ----------------------------
+
+
+@pytest.mark.parametrize(
+    "broken, says",
+    [
+        ("", "no `version"),
+        ("# truncated mid-write\n", "no `version"),
+        ('version = "acme-2"\n', "holds no entries"),
+        (OVERLAY.replace('version = "acme-1"', ""), "no `version"),
+    ],
+    ids=["empty", "comment only", "version only", "entries without version"],
+)
+def test_d10_an_overlay_without_version_or_entries_is_refused_and_the_old_kept(
+    tmp_path: Path, broken: str, says: str
+) -> None:
+    overlay = tmp_path / "acme.toml"
+    overlay.write_text(OVERLAY, encoding="utf-8")
+    server = Process("--overlay", str(overlay))
+    try:
+        before = server.stub.GetError(pb.GetErrorRequest(code=990001))
+        assert "+acme-1-" in before.catalog_version
+        replace_atomically(overlay, broken)
+        server.popen.send_signal(signal.SIGHUP)
+        time.sleep(1.0)  # a reload is a few ms; a refusal changes nothing to wait for
+        after = server.stub.GetError(pb.GetErrorRequest(code=990001))
+        assert after.catalog_version == before.catalog_version
+        assert after.error.reason == "Acme gateway refused the message"
+    finally:
+        log = server.stop()
+    assert "catalog reload rejected (SIGHUP)" in log
+    rejected = next(line for line in log.splitlines() if "catalog reload rejected" in line)
+    assert str(overlay) in rejected and says in rejected
+
+
+def test_d10_the_server_will_not_start_on_an_empty_overlay(tmp_path: Path) -> None:
+    overlay = tmp_path / "empty.toml"
+    overlay.write_text("", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "server", "--port", str(free_port()), "--overlay", str(overlay)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert str(overlay) in line and "no `version" in line
+    assert "Traceback" not in done.stderr

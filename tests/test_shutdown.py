@@ -146,3 +146,43 @@ def test_second_signal_exits_at_once(
         assert time.monotonic() - second < 2
         assert code == 1
         outbox.put(None)
+
+
+def test_d9_sighup_during_the_drain_is_logged_and_the_drain_goes_on(
+    server_process: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    """A config reloader's SIGHUP landing in the grace period used to kill the process."""
+    proc, port = server_process
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = pb_grpc.ErrorCatalogServiceStub(channel)
+        outbox: queue.Queue[pb.ClassifyStreamRequest | None] = queue.Queue()
+        responses = stub.ClassifyStream(_requests(outbox), timeout=30)
+        answered: list[str] = []
+        outbox.put(_batch(0))
+        answered += [r.id for r in next(responses).results]
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert proc.poll() is None, "SIGHUP ended the drain"
+        for start in range(BATCH, 4 * BATCH, BATCH):  # the stream still works
+            outbox.put(_batch(start))
+            answered += [r.id for r in next(responses).results]
+        outbox.put(None)
+        assert list(responses) == []
+    assert answered == [str(i) for i in range(4 * BATCH)]
+    assert proc.wait(timeout=GRACE_SECONDS + 10) == 0
+    assert proc.stderr is not None
+    assert "SIGHUP while draining" in proc.stderr.read().decode()
+
+
+def test_d9_sighup_after_the_drain_does_not_kill_the_exiting_process(
+    server_process: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    proc, _port = server_process
+    proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while proc.poll() is None and time.monotonic() < deadline:
+        proc.send_signal(signal.SIGHUP)  # all the way to the exit
+        time.sleep(0.01)
+    assert proc.wait(timeout=10) == 0

@@ -34,6 +34,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
+from server.ops.arrival import DEFAULT_REQUEST_TIMEOUT, ArrivalClock
 from server.ops.decoding import Check, Decode, Read, checked, stream_in, unary_in, undecodable
 from server.ops.refusals import Refusals
 from server.rich_status import ServiceError, resource_exhausted
@@ -63,6 +64,7 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
         checks: Mapping[str, Check] | None = None,
         idle_timeout: float | None = DEFAULT_STREAM_IDLE_SECONDS,
         health_watches: int = DEFAULT_MAX_HEALTH_WATCHES,
+        request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT,
     ) -> None:
         if limit is not None and limit < 1:
             raise ValueError(f"the limit must be at least 1, got {limit}")
@@ -71,6 +73,8 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
         self.watches = 0
         self.health_watches = health_watches
         self.idle_timeout = idle_timeout or None
+        self.clock = ArrivalClock(request_timeout)
+        """Reads unary requests under their deadline (server/ops/arrival.py)."""
         error = resource_exhausted(
             f"server busy: {limit} concurrent calls and streams already in flight "
             "(--max-concurrent-rpcs); retry with backoff",
@@ -110,29 +114,55 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
             return cached[1]
         if not method.startswith(UNLIMITED_PREFIXES):
             wrapped = self._wrap(handler, self._checks.get(method))
-        elif handler.response_streaming and not handler.request_streaming:
-            wrapped = handler._replace(unary_stream=self._watch(handler.unary_stream))
-        else:
-            wrapped = handler  # Check: never limited
+        else:  # health: Check never limited, Watch under its own cap
+            wrapped = self._health(handler)
         self._wrapped[method] = (handler, wrapped)
         return wrapped
 
     def _wrap(self, handler: Handler, check: Check | None) -> Handler:
+        """The admitting handler; a unary-request one becomes a streaming-request one.
+
+        grpc.aio never runs a unary handler whose message does not come
+        (server/ops/arrival.py), so the wrapper reads it itself.
+        """
         decode: Decode | None = handler.request_deserializer
         if decode is not None and check is not None:
             decode = checked(check, decode)
+        serialize = handler.response_serializer
         if handler.request_streaming:
             read = stream_in(decode, self._note, self.idle_timeout)
             if handler.response_streaming:
-                behavior = self._stream_out(handler.stream_stream, read)
+                behavior = self._stream_out(handler.stream_stream, read, arrive=False)
                 return handler._replace(stream_stream=behavior, request_deserializer=None)
-            behavior = self._unary_out(handler.stream_unary, read)
+            behavior = self._unary_out(handler.stream_unary, read, arrive=False)
             return handler._replace(stream_unary=behavior, request_deserializer=None)
         if handler.response_streaming:
-            behavior = self._stream_out(handler.unary_stream, unary_in(decode))
-            return handler._replace(unary_stream=behavior, request_deserializer=None)
-        behavior = self._unary_out(handler.unary_unary, unary_in(decode))
-        return handler._replace(unary_unary=behavior, request_deserializer=None)
+            behavior = self._stream_out(handler.unary_stream, unary_in(decode), arrive=True)
+            return grpc.stream_stream_rpc_method_handler(behavior, None, serialize)
+        behavior = self._unary_out(handler.unary_unary, unary_in(decode), arrive=True)
+        return grpc.stream_unary_rpc_method_handler(behavior, None, serialize)
+
+    def _health(self, handler: Handler) -> Handler:
+        """Health's methods, reading their request under the deadline; Watch capped."""
+        if handler.request_streaming:
+            return handler
+        clock, decode = self.clock, handler.request_deserializer
+        serialize = handler.response_serializer
+        if handler.response_streaming:
+            watch = self._watch(handler.unary_stream)
+
+            async def watched(requests: Any, context: Context) -> AsyncIterator[Any]:
+                request = await _health_request(clock, decode, context)
+                async for response in watch(request, context):
+                    yield response
+
+            return grpc.stream_stream_rpc_method_handler(watched, None, serialize)
+        check = handler.unary_unary
+
+        async def checked_health(requests: Any, context: Context) -> Any:
+            return await check(await _health_request(clock, decode, context), context)
+
+        return grpc.stream_unary_rpc_method_handler(checked_health, None, serialize)
 
     async def _refuse(self, context: Context) -> None:
         count = self._busy_refusals.refused()
@@ -172,8 +202,14 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
 
     # The wrappers inline the check and the decoding: one coroutine frame per call.
 
-    def _unary_out(self, behavior: Callable[..., Any], read: Read) -> Callable[..., Any]:
+    def _unary_out(
+        self, behavior: Callable[..., Any], read: Read, arrive: bool
+    ) -> Callable[..., Any]:
+        clock = self.clock
+
         async def admitted(raw: Any, context: Context) -> Any:
+            if arrive:  # a unary request: its message first, then a slot
+                raw = await clock.read(context)
             if self.in_flight >= self.limit:
                 await self._refuse(context)
             self.in_flight += 1
@@ -193,8 +229,14 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
 
         return admitted
 
-    def _stream_out(self, behavior: Callable[..., Any], read: Read) -> Callable[..., Any]:
+    def _stream_out(
+        self, behavior: Callable[..., Any], read: Read, arrive: bool
+    ) -> Callable[..., Any]:
+        clock = self.clock
+
         async def admitted(raw: Any, context: Context) -> AsyncIterator[Any]:
+            if arrive:
+                raw = await clock.read(context)
             if self.in_flight >= self.limit:
                 await self._refuse(context)
             self.in_flight += 1
@@ -217,6 +259,14 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
                 self.in_flight -= 1
 
         return admitted
+
+
+async def _health_request(clock: ArrivalClock, decode: Decode | None, context: Context) -> Any:
+    raw = await clock.read(context)
+    try:
+        return raw if decode is None else decode(raw)
+    except DecodeError as exc:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, undecodable(exc))
 
 
 def _ignore(reason: str) -> None:
@@ -257,10 +307,13 @@ def interceptors(
     checks: Mapping[str, Check] | None = None,
     idle_timeout: float | None = DEFAULT_STREAM_IDLE_SECONDS,
     health_watches: int = DEFAULT_MAX_HEALTH_WATCHES,
+    request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT,
 ) -> list[grpc.aio.ServerInterceptor]:
     """The admission interceptor (always: it also maps undecodable requests); limit 0: none.
 
     `on_refused(reason)` hears of each call it ends ("too_many_rpcs", "undecodable_request",
     "unparsed_request", "idle_stream", "too_many_health_watches").
     """
-    return [Admission(limit or None, on_refused, checks, idle_timeout, health_watches)]
+    return [
+        Admission(limit or None, on_refused, checks, idle_timeout, health_watches, request_timeout)
+    ]

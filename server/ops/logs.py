@@ -139,4 +139,61 @@ def configure(level: str = "INFO", fmt: str = "auto", stream: TextIO | None = No
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    quiet_client_caused_errors()
     return chosen
+
+
+CLIENT_CAUSED = ("ExecuteBatchError",)
+"""grpc core errors a client causes (its deadline or cancel racing an answer being sent)."""
+GRPC_CALL_LOGGER = "grpc._cython.cygrpc"
+"""Where grpc.aio logs an exception around a call, with its traceback, at ERROR."""
+_SUMMARY_SECONDS = 10.0
+
+
+class ClientCausedFilter(logging.Filter):
+    """grpc's ERROR tracebacks for client-caused races as one WARNING line per 10 s.
+
+    A call whose deadline expires while its answer is being written makes
+    grpc.aio log `ExecuteBatchError raised in core` with a traceback at
+    ERROR, which a client can provoke at will and which would trip
+    error-rate alerts. Those records become WARNING, without the traceback,
+    at most one per _SUMMARY_SECONDS with the count since the last; every
+    other record passes untouched (a servicer's own exception stays ERROR).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.suppressed = 0
+        self._last = -_SUMMARY_SECONDS
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR or not _client_caused(record):
+            return True
+        self.suppressed += 1
+        if record.created - self._last < _SUMMARY_SECONDS:
+            return False
+        self._last = record.created
+        count, self.suppressed = self.suppressed, 0
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.msg = f"{record.getMessage()} (client-caused; {count} such since the last report)"
+        record.args = None
+        record.exc_info = record.exc_text = None
+        return True
+
+
+def _client_caused(record: logging.LogRecord) -> bool:
+    kind = record.exc_info[0] if record.exc_info else None
+    if kind is not None and kind.__name__ in CLIENT_CAUSED:
+        return True
+    return any(name in str(record.msg) for name in CLIENT_CAUSED)
+
+
+def quiet_client_caused_errors() -> ClientCausedFilter:
+    """Installs ClientCausedFilter on grpc's call logger (once); returns it."""
+    logger = logging.getLogger(GRPC_CALL_LOGGER)
+    for existing in logger.filters:
+        if isinstance(existing, ClientCausedFilter):
+            return existing
+    installed = ClientCausedFilter()
+    logger.addFilter(installed)
+    return installed

@@ -38,6 +38,7 @@ class MetricsServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # the listen backlog: connections over the cap are closed, not queued
 
     def __init__(
         self, address: tuple[str, int], registry: CollectorRegistry, token: str | None

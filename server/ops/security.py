@@ -156,14 +156,15 @@ def _tls_from_args(args: argparse.Namespace) -> TlsFiles | None:
         raise SecurityConfigError("--tls-cert and --tls-key go together: give both")
     if args.insecure:
         raise SecurityConfigError("--insecure contradicts --tls-cert/--tls-key: give one")
-    _check_tls_files(args.tls_cert, args.tls_key, args.tls_client_ca)
-    return TlsFiles(
+    files = TlsFiles(
         cert=_read_pem(args.tls_cert, "--tls-cert"),
         key=_read_pem(args.tls_key, "--tls-key"),
         client_ca=_read_pem(args.tls_client_ca, "--tls-client-ca")
         if args.tls_client_ca is not None
         else None,
     )
+    _check_tls_files(args.tls_cert, args.tls_key, args.tls_client_ca)
+    return files
 
 
 def _read_pem(path: Path, flag: str) -> bytes:

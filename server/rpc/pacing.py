@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from server.classify.classifier import Classifier
 from server.classify.decide import Decision
+from server.classify.found import MAX_ERRORS, InputError
 from server.classify.text_match import TextBudgetError, TextMeter, metering
 from server.rpc.budget import RequestBudget, text_exceeded
 from server.rpc.struct_input import struct_document
@@ -35,6 +36,10 @@ A 4 KiB payload holds at most ~2,000 bare codes (a few milliseconds of
 work); a 20 KB one can hold 10,000, whose decisions take tens of ms.
 """
 HEAVY_ALWAYS = HEAVY_INPUT_BYTES + 1
+MAX_PAYLOAD_VALUES = 250_000
+"""Most JSON values one payload may hold (a full status webhook per error: ~25 each)."""
+COUNT_VALUES_ABOVE = 256 * 1024
+"""Smaller bodies cannot hold MAX_PAYLOAD_VALUES values; they are not counted."""
 YIELD_EVERY_SECONDS = 0.002
 """Work a loop over items does before it lets other calls run."""
 
@@ -54,10 +59,36 @@ def weight(message: Any, kind: str | None) -> int:
 
 
 def classify(classifier: Classifier, message: Any, kind: str | None) -> list[Decision]:
-    """The decisions for `message`'s input; `json` read as its payload would be."""
+    """The decisions for `message`'s input; `json` read as its payload would be.
+
+    Everything but `json` goes through the classifier's own dispatch
+    (Classifier.classify_input); `json` is converted here, bounded and with
+    whole numbers as ints (server/rpc/struct_input.py), then read as a
+    parsed body with the message's transport, as classify_input would.
+    """
     if kind == "json":
-        return classifier.classify_document(struct_document(message.json), "json")
+        transport = message.transport if message.HasField("transport") else None
+        return classifier.classify_document(struct_document(message.json), "json", transport)
+    if kind == "payload" and len(payload := message.payload) > COUNT_VALUES_ABOVE:
+        check_value_count(payload)
     return classifier.classify_input(message, kind)
+
+
+def check_value_count(payload: bytes, field: str = "payload") -> None:
+    """InputError for a body of more than MAX_PAYLOAD_VALUES JSON values.
+
+    The JSON parser builds every value in one C call that holds the GIL: a
+    4 MiB body of a million `{}` takes ~100 ms of it, a stall for every
+    call. Commas, `{` and `[` bound the values from above (a value is an
+    element after a comma, or a container), and counting bytes costs ~1 ms.
+    """
+    values = payload.count(b",") + payload.count(b"{") + payload.count(b"[")
+    if values > MAX_PAYLOAD_VALUES:
+        raise InputError(
+            field,
+            f"more than {MAX_PAYLOAD_VALUES} JSON values (commas, objects and arrays: "
+            f"{values}); a body with {MAX_ERRORS} errors needs far fewer",
+        )
 
 
 def classify_metered(

@@ -181,9 +181,9 @@ def _varint(raw: bytes, pos: int) -> tuple[int, int]:
     return 0, -1
 
 
-CHECKS: dict[str, Check] = {
-    f"/{SERVICE.full_name}/Classify": check_classify,
-    f"/{SERVICE.full_name}/ClassifyStream": check_batch,
-    f"/{SERVICE.full_name}/SummarizeErrors": check_batch,
+CHECKS: dict[str, tuple[int, Check]] = {
+    f"/{SERVICE.full_name}/Classify": (SCAN_NESTED_ABOVE, check_classify),
+    f"/{SERVICE.full_name}/ClassifyStream": (COUNT_ITEMS_ABOVE, check_batch),
+    f"/{SERVICE.full_name}/SummarizeErrors": (COUNT_ITEMS_ABOVE, check_batch),
 }
-"""The check for each method's request messages, by method path."""
+"""Per method path: the size above which its requests are checked, and the check."""
