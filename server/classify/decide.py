@@ -76,6 +76,7 @@ class Decider:
         self._waits_in_details = {
             code: True for code, entries in catalog.listings.items() if entries[0].wait_from_details
         }
+        self._plain = self._plain_verdicts()
         self._unknown = inferred_info(
             0,
             category=pb.CATEGORY_UNKNOWN,
@@ -85,6 +86,24 @@ class Decider:
             actor=pb.ACTOR_PROVIDER_SUPPORT,
         )
 
+    def _plain_verdicts(self) -> dict[int, tuple[pb.ErrorInfo, pb.MatchKind.ValueType, float]]:
+        """(info, match kind, confidence) per listed code whose decision needs only the code.
+
+        That is every code without `details` rules whose entry never takes a
+        wait from the details (or does not retry): for an error with such a
+        code, no subcode, no stated wait, not inbound and not read from text,
+        `_listed` always answers this, so `decide` takes it from here.
+        """
+        plain = {}
+        for code in self.catalog.listings:
+            info = self.messages.primary[code]
+            if code in self.messages.rules or (self._waits_in_details.get(code) and info.retryable):
+                continue
+            kind = pb.MATCH_KIND_CODE_RANGE if info.document_range else pb.MATCH_KIND_EXACT_CODE
+            confidence = CONF_CATALOG if info.source == pb.SOURCE_META else CONF_DOCUMENT
+            plain[code] = (info, kind, confidence)
+        return plain
+
     def decide(self, raw: FoundError) -> Decision:
         """Finds the best catalog answer for one error.
 
@@ -92,8 +111,17 @@ class Decider:
         lists, text, HTTP status or the transient hint may shape the decision
         (at lower confidence, said in match_kind), never replace the code.
         """
-        messages = self.messages
         code, subcode = raw.code, raw.subcode
+        if subcode is None and code is not None:  # the common case, decided once per code
+            plain = self._plain.get(code)
+            if (
+                plain is not None
+                and raw.retry_after_seconds is None
+                and not raw.inbound
+                and not raw.code_from_text
+            ):
+                return Decision(plain[0], plain[1], plain[2], raw)
+        messages = self.messages
         if code is not None and subcode is not None:
             pair = messages.pairs.get((code, subcode))
             if pair is not None:

@@ -223,14 +223,15 @@ class TextMatcher:
         messages are fixed strings), so short text tuples are answered from a
         bounded cache: a hit is a dict lookup, a match scores every rule.
         """
-        cacheable = sum(map(len, texts)) <= _CACHE_TEXT_MAX
+        total = sum(map(len, texts))
+        cacheable = total <= _CACHE_TEXT_MAX
         if cacheable:
             cached = self._cache.get(texts, _MISS)
             if cached is not _MISS:
                 return cached  # type: ignore[return-value]
         meter = _METER.get()
-        if meter is not None:
-            meter.charge(sum(min(len(text), _MAX_TEXT) for text in texts))
+        if meter is not None:  # what _match reads: each text up to _MAX_TEXT
+            meter.charge(total if cacheable else sum(min(len(t), _MAX_TEXT) for t in texts))
         best = self._match(texts)
         if cacheable:
             if len(self._cache) >= _CACHE_MAX:

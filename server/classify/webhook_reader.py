@@ -27,6 +27,7 @@ import msgspec
 
 from server.classify.found import (
     MAX_CODE,
+    MAX_CONTEXT_TEXT,
     MAX_ERRORS,
     FoundError,
     context_message,
@@ -39,12 +40,14 @@ from server.classify.webhook_structs import ErrorData as _ErrorData
 from server.classify.webhook_structs import Status as _Status
 from server.classify.webhook_structs import Value as _Value
 from server.classify.webhook_structs import Webhook as _Webhook
+from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
 _UNSET: Any = msgspec.UNSET
 _SIBLINGS = tuple(f for f in _Webhook.__struct_fields__ if f not in ("entry", "error"))
 
 
 _DECODER = msgspec.json.Decoder(_Webhook)
+_ErrorContext = pb.ErrorContext
 _DECLINE = (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError)
 
 
@@ -84,7 +87,7 @@ def extract_webhook_errors(payload: bytes | str, field: str = "payload") -> list
                 value = change.value
                 if value is None:
                     continue
-                _walk_value(value, waba, f"{field}.entry[{i}].changes[{j}].value", out)
+                _walk_value(value, waba, field, i, j, out)
     except _NotSureError:
         return None
     return out
@@ -104,9 +107,25 @@ def _graph_error(error: _Error | str | msgspec.UnsetType, path: str) -> list[Fou
 _Ids = tuple[str, str, str, str, str, str]
 """message id, recipient id, status, timestamp, phone number id, business account id."""
 _NO_CONTEXT: _Ids = ("", "", "", "", "", "")
+_PATHS_MAX = 4096
+_STATUS_ERROR_PATHS: dict[tuple[str, int, int, int, int], str] = {}
+"""(field, entry, change, status, error) -> the error's path: a dict hit beats formatting it."""
 
 
-def _walk_value(value: _Value, waba: str, path: str, out: list[FoundError]) -> None:
+def _status_error_path(field: str, i: int, j: int, k: int, e: int) -> str:
+    """`field.entry[i].changes[j].value.statuses[k].errors[e]`, the most common error path."""
+    key = (field, i, j, k, e)
+    path = _STATUS_ERROR_PATHS.get(key)
+    if path is None:
+        path = f"{field}.entry[{i}].changes[{j}].value.statuses[{k}].errors[{e}]"
+        if len(_STATUS_ERROR_PATHS) < _PATHS_MAX:  # the few small indices repeat; others vary
+            _STATUS_ERROR_PATHS[key] = path
+    return path
+
+
+def _walk_value(
+    value: _Value, waba: str, field: str, i: int, j: int, out: list[FoundError]
+) -> None:
     if value.status is not _UNSET or value.recipient_id is not _UNSET:
         raise _NotSureError
     present = (
@@ -120,8 +139,9 @@ def _walk_value(value: _Value, waba: str, path: str, out: list[FoundError]) -> N
     statuses = value.statuses
     if statuses:
         for k, status in enumerate(statuses):
-            _walk_status(status, waba, phone, f"{path}.statuses[{k}]", out)
+            _walk_status(status, waba, phone, field, i, j, k, out)
         return
+    path = f"{field}.entry[{i}].changes[{j}].value"
     messages = value.messages
     if messages:
         for k, message in enumerate(messages):
@@ -134,7 +154,16 @@ def _walk_value(value: _Value, waba: str, path: str, out: list[FoundError]) -> N
         _walk_errors(errors, ("", "", "", "", phone, waba), path, out, False)
 
 
-def _walk_status(status: _Status, waba: str, phone: str, path: str, out: list[FoundError]) -> None:
+def _walk_status(
+    status: _Status,
+    waba: str,
+    phone: str,
+    field: str,
+    i: int,
+    j: int,
+    k: int,
+    out: list[FoundError],
+) -> None:
     # `x if type(x) is str else _str(x)`: most fields are strings, and the
     # inline test skips a call per field (about 4% of a stream item's cost).
     state, message_id, recipient_id, timestamp = (
@@ -152,17 +181,25 @@ def _walk_status(status: _Status, waba: str, phone: str, path: str, out: list[Fo
         phone,
         waba,
     )
-    if status.errors:
+    errors = status.errors
+    if errors:
         before = len(out)
-        _walk_errors(status.errors, context, path, out, False)
+        paths = _STATUS_ERROR_PATHS
+        for e, error in enumerate(errors):
+            where = paths.get((field, i, j, k, e)) or _status_error_path(field, i, j, k, e)
+            if len(out) >= MAX_ERRORS:
+                ensure_room(out, where)
+            _append_error(error, context, where, out, _WEBHOOK, False)
         if len(out) > before:
             return
     if state.lower() == "failed":
+        path = f"{field}.entry[{i}].changes[{j}].value.statuses[{k}]"
         ensure_room(out, path)
         out.append(_bare(context, path, "", _WEBHOOK))
 
 
 _WEBHOOK = "meta_webhook"
+_TEXTS = MAX_CONTEXT_TEXT
 
 
 def _walk_errors(
@@ -178,28 +215,50 @@ def _walk_errors(
 def _append_error(
     error: _Error, context: _Ids, where: str, out: list[FoundError], shape: str, inbound: bool
 ) -> None:
+    """The FoundError of one error object, its context built as `context_message` builds it.
+
+    The hot path of a stream item, so the common case is inline: an int
+    code, no subcode, no HTTP status, string texts. The ErrorContext is
+    made in one constructor call with the fields a webhook error usually
+    has (an empty string or 0 leaves a field unset, as context_message
+    leaves it out), the rarer ones set only when present; the message is
+    the same (tests/test_fastpath.py compares the two readers' answers).
+    No id or text needs capping: the structs decline longer ones
+    (server/classify/webhook_structs.py); only the path, which holds the
+    caller's field name, can be too long.
+    """
     message_id, recipient_id, state, timestamp, phone, waba = context
-    code = _code(error.code, where, "code")
-    if error.code is _UNSET:
-        code = _code(error.error_code, where, "error_code")
-        if error.error_code is _UNSET:
-            code = _code(error.errorCode, where, "errorCode")
+    code = error.code
+    if type(code) is not int or not 0 <= code <= MAX_CODE:
+        given = code
+        code = _code(given, where, "code")
+        if given is _UNSET:
+            code = _code(error.error_code, where, "error_code")
+            if error.error_code is _UNSET:
+                code = _code(error.errorCode, where, "errorCode")
     data = error.error_data
     details = ""
     if type(data) is _ErrorData:
-        details = _str(data.details)
+        given_details = data.details
+        details = given_details if type(given_details) is str else _str(given_details)
     elif type(data) is str:
         details = data
     transient = error.is_transient
-    if type(transient) is not bool:
+    if transient is not None and type(transient) is not bool:
         lowered = transient.lower() if type(transient) is str else ""
         transient = lowered == "true" if lowered in ("true", "false") else None
     http_status = 0
-    for status in (error.http_status, error.status_code, error.httpStatus, error.statusCode):
-        if status is not None:
-            http_status = http_status_of(status)
-            if http_status:
-                break
+    if not (
+        error.http_status is None
+        and error.status_code is None
+        and error.httpStatus is None
+        and error.statusCode is None
+    ):
+        for status in (error.http_status, error.status_code, error.httpStatus, error.statusCode):
+            if status is not None:
+                http_status = http_status_of(status)
+                if http_status:
+                    break
     title, message, href, trace, kind = (
         error.title,
         error.message,
@@ -224,40 +283,58 @@ def _append_error(
         )
     )
     details = details or _first(error.details, error.detail)
-    subcode = _code(error.error_subcode, where, "error_subcode")
+    subcode = error.error_subcode
+    if subcode is _UNSET or subcode is None:
+        subcode = None
+    elif type(subcode) is not int or not 0 <= subcode <= MAX_CODE:
+        subcode = _code(subcode, where, "error_subcode")
     if type(kind) is str and "://" in kind:
         raise _NotSureError  # an RFC 7807 problem link: the generic path reads its code
-    user_title, user_message = _str(error.error_user_title), _str(error.error_user_msg)
+    user_title, user_message = error.error_user_title, error.error_user_msg
+    user_title = "" if user_title is None else _str(user_title)
+    user_message = "" if user_message is None else _str(user_message)
     from_text = sub_from_text = False
     if code is None:
         code, subcode, from_text, sub_from_text = with_text_codes(
             code, subcode, title, message, details
         )
-    echoed = context_message(
-        where,
-        message_id,
-        recipient_id,
-        state,
-        timestamp,
-        phone,
-        waba,
-        code,
-        subcode,
-        title,
-        message,
-        details,
-        href if type(href) is str else _str(href),
-        trace if type(trace) is str else _str(trace),
-        kind if type(kind) is str else _str(kind),
-        http_status,
-        transient,
-        "",
-        user_title,
-        user_message,
-        from_text or sub_from_text,
-        inbound,
-        shape,
+    href = href if type(href) is str else _str(href)
+    trace = trace if type(trace) is str else _str(trace)
+    kind = kind if type(kind) is str else _str(kind)
+    echoed = _ErrorContext(
+        path=where if len(where) <= _TEXTS else where[:_TEXTS],
+        message_id=message_id,
+        recipient_id=recipient_id,
+        status=state,
+        timestamp=timestamp,
+        phone_number_id=phone,
+        business_account_id=waba,
+        original_code=code or 0,
+        carried_code=code,
+        title=title,
+        message=message,
+        details=details,
+        href=href,
+        shape=shape,
     )
+    if subcode:
+        echoed.original_subcode = subcode
+    if trace:
+        echoed.fbtrace_id = trace
+    if kind:
+        echoed.error_type = kind
+    if http_status:
+        echoed.http_status = http_status
+    if transient is not None:
+        echoed.is_transient = transient
+    if user_title:
+        echoed.error_user_title = user_title
+    if user_message:
+        echoed.error_user_msg = user_message
+    if from_text or sub_from_text:
+        echoed.code_from_text = True
+    if inbound:
+        echoed.inbound = True
     out.append(
         FoundError(
             echoed,
