@@ -1,12 +1,16 @@
 """`make bench` / `python -m bench`: the whole benchmark in one run.
 
-Order: in-process baselines, the empty-handler reference server, the service
-with 1 worker and with N (all of it `--runs` times), then the paired ratios
-(the two throughput targets, measured in alternating slices), start-up time
-and the memory run (RSS over 2 million streamed items). Each server is a
-fresh `python -m ...` subprocess and the load comes from a separate
-load-generator process (bench/loadgen.py).
-BENCH_SECONDS sets the measured seconds per scenario (default 3).
+Order: in-process baselines (pywa, the service's classifier, json + dict),
+the empty-handler reference server, the service with 1 worker and with N
+(all of it `--runs` times), then the paired ratios (issue 20's ratio targets,
+each measured in alternating slices: classifier / pywa in process, unary /
+empty handler, the unary p99 at the same offered load, ClassifyStream /
+pywa), start-up time and the memory run (RSS over 2 million streamed
+items). Each server is a fresh `python -m ...` subprocess and the load comes
+from a separate load-generator process (bench/loadgen.py). The bodies are
+200,000 failed-status webhooks (bench/workload.py), the same for the
+service and for pywa. BENCH_SECONDS sets the measured seconds per scenario
+(default 3).
 """
 
 from __future__ import annotations
@@ -27,13 +31,31 @@ from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs shipped
 from bench import procs, report, workload
 from bench.answers import EMPTY_STREAM, EMPTY_UNARY
 from bench.probes import h2load
+from server.catalog import EMBEDDED_CATALOG, load_catalog
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BATCHES = (1, 10, 100, 1000)
 MEMORY_ITEMS = 2_000_000
+QUICK_BODIES = 4000
+"""Distinct failed-status bodies of a `--quick` run (generating 200,000 takes seconds)."""
+MEMORY_BODIES = 20_000
+"""Distinct mixed bodies the memory run cycles through (every reader path, unlisted codes)."""
+TARGET_FRACTION = 0.5
+"""The p99 target's offered load: this fraction of the empty handler's closed-loop calls/s."""
 
 
-def _stream_spec(batch: int, seconds: float, warmup: float, decode: bool) -> dict[str, Any]:
+def _distinct(batch: int, bodies: int) -> int:
+    """Distinct failed-status bodies a stream row sends: all of them from batch 100 up.
+
+    Small batches cycle fewer (4,000 requests' worth): pre-serialising
+    200,000 one-item requests per row would take longer than the row.
+    """
+    return min(bodies, 4000 * batch)
+
+
+def _stream_spec(
+    batch: int, seconds: float, warmup: float, decode: bool, bodies: int
+) -> dict[str, Any]:
     return {
         "name": f"stream/{batch}",
         "kind": "stream",
@@ -43,6 +65,9 @@ def _stream_spec(batch: int, seconds: float, warmup: float, decode: bool) -> dic
         "seconds": seconds,
         "warmup": warmup,
         "decode": decode,
+        "bodies": "failed",
+        "distinct": _distinct(batch, bodies),
+        "prime": decode and batch >= 100,  # every answer fully checked before the measurement
     }
 
 
@@ -57,60 +82,46 @@ def _unary_spec(name: str, request: str, seconds: float, warmup: float) -> dict[
     }
 
 
-def _open_spec(
-    name: str, rate_of: str, fraction: float, seconds: float, warmup: float
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "kind": "open",
-        "request": "bare",
-        "rate_of": rate_of,
-        "fraction": fraction,
-        "seconds": seconds,
-        "warmup": warmup,
-    }
-
-
-def plan_for(server: str, seconds: float, warmup: float) -> dict[str, Any]:
-    """The scenarios run against one server."""
+def plan_for(server: str, seconds: float, warmup: float, bodies: int) -> dict[str, Any]:
+    """The scenarios run against one server (`bodies`: distinct failed-status webhooks)."""
     if server == "reference":  # its answers are constants: the load generator checks the bytes
-        unary = {"response": EMPTY_UNARY.hex()}
         scenarios = [
-            {**_unary_spec("unary", "bare", seconds, warmup), **unary},
-            {**_open_spec("open", "unary", 0.5, seconds, warmup), **unary},
+            {**_unary_spec("unary", "bare", seconds, warmup), "response": EMPTY_UNARY.hex()}
         ]
         scenarios += [
-            {**_stream_spec(b, seconds, warmup, decode=False), "response": EMPTY_STREAM.hex()}
+            {
+                **_stream_spec(b, seconds, warmup, decode=False, bodies=bodies),
+                "response": EMPTY_STREAM.hex(),
+            }
             for b in BATCHES
         ]
     else:
         scenarios = [
             _unary_spec("unary/bare", "bare", seconds, warmup),
             _unary_spec("unary/webhook", "webhook", seconds, warmup),
-            _open_spec("open/bare", "unary/bare", 0.5, seconds, warmup),
-            _open_spec("open25/bare", "unary/bare", 0.25, seconds, warmup),
         ]
-        scenarios += [_stream_spec(b, seconds, warmup, decode=True) for b in BATCHES]
+        scenarios += [_stream_spec(b, seconds, warmup, True, bodies) for b in BATCHES]
     return {"channels": 4, "scenarios": scenarios}
 
 
-def in_process(seconds: float) -> list[dict[str, Any]]:
-    """The same payloads classified in this process, without the service."""
-    payloads = workload.mixed_payloads(2000)
-    table = workload.lookup_table()
+IN_PROCESS = ("pywa", "service classifier", "stdlib json + dict", "orjson + dict")
+"""The in-process rows, on the failed-status bodies (bench/workload.py candidates)."""
+
+
+def in_process(seconds: float, bodies: int) -> list[dict[str, Any]]:
+    """The failed-status bodies classified in this process, without the service."""
+    sent = workload.payloads("failed", bodies)
+    candidates = workload.candidates()
     rows = []
-    candidates: dict[str, Any] = {
-        name: workload.classify_with(parse, table) for name, parse in workload.PARSERS.items()
-    }
-    candidates["service classifier"] = workload.service_classifier()
-    for name, classify in candidates.items():
-        measured = workload.time_in_process(classify, payloads, seconds)
+    for name in IN_PROCESS:
+        runner = workload.CheckedRunner(name, candidates[name], sent)
+        measured = workload.time_in_process(runner, seconds)
         rows.append({"id": f"inproc/{name}", "server": "in-process", "kind": "inproc", **measured})
     return rows
 
 
 def servers(
-    workers: list[int], seconds: float, warmup: float, progress: Any = None
+    workers: list[int], seconds: float, warmup: float, bodies: int, progress: Any = None
 ) -> list[dict[str, Any]]:
     """Every scenario against the reference and the service with each worker count."""
     rows: list[dict[str, Any]] = []
@@ -120,7 +131,7 @@ def servers(
             progress.set_postfix_str(f"{kind} w{count}")
         server = procs.start_server(kind, count)
         try:
-            results, _ = procs.run_loadgen(plan_for(kind, seconds, warmup), server)
+            results, _ = procs.run_loadgen(plan_for(kind, seconds, warmup, bodies), server)
         finally:
             server.stop()
         for result in results:
@@ -140,64 +151,122 @@ def _paired_spec(name: str, pairs: int, slice_s: float, *legs: dict[str, Any]) -
     return {"name": name, "kind": "paired", "pairs": pairs, "slice": slice_s, "legs": list(legs)}
 
 
-def paired(workers: list[int], pairs: int, slice_s: float) -> list[dict[str, Any]]:
-    """The two throughput ratios, each leg measured in alternating slices (bench/loadgen.py).
+def _pywa_leg(bodies: int) -> dict[str, Any]:
+    return {
+        "name": "inproc/pywa",
+        "kind": "inproc",
+        "candidate": "pywa",
+        "bodies": "failed",
+        "distinct": bodies,
+    }
+
+
+def paired(
+    compare: list[int], pairs: int, slice_s: float, open_slice: float, bodies: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The ratio targets, each measured in alternating slices (bench/loadgen.py), in one process.
 
     All servers run at once (an idle one costs nothing), so consecutive
-    slices compare the service with its reference under the same host speed.
+    slices compare the service with its baseline under the same host speed:
+    the in-process classifier against pywa; the default server's unary
+    Classify against the empty handler's, closed loop, then both in open
+    loop at the same offered load (TARGET_FRACTION of the empty handler's
+    closed-loop rate); its ClassifyStream (batches of 1000 failed-status
+    webhooks, answers decoded) against pywa in process on the same bodies;
+    and the same with each worker count in `compare`, for context. Returns
+    the results and the default server's worker count.
     """
-    started = [procs.start_server("reference", 1)]
+    started = [procs.start_server("reference", 1), procs.start_server("service", procs.DEFAULT)]
     try:
-        for count in workers:
-            started.append(procs.start_server("service", count))
-        reference, services = started[0], dict(zip(workers, started[1:], strict=True))
-        first = workers[0]
+        reference, default = started
+        others = {}
+        for count in compare:
+            if count != default.workers:
+                others[count] = procs.start_server("service", count)
+                started.append(others[count])
         warm = 0.2 if slice_s >= 0.5 else 0.05
-        unary = _unary_spec("", "bare", slice_s, warm)
+        pywa = _pywa_leg(bodies)
         scenarios = [
             _paired_spec(
-                "paired/unary",
+                "paired/inproc",
                 pairs,
                 slice_s,
-                _leg(unary, f"service/w{first}/unary/bare", services[first]),
-                {**_leg(unary, "reference/w1/unary", reference), "response": EMPTY_UNARY.hex()},
+                {**pywa, "name": "inproc/service classifier", "candidate": "service classifier"},
+                pywa,
             )
         ]
-        stream = _stream_spec(1000, slice_s, warm, decode=True)
-        scenarios += [
-            _paired_spec(
-                f"paired/stream1000/w{count}",
-                pairs,
-                slice_s,
-                _leg(stream, f"service/w{count}/stream/1000", services[count]),
-                {"name": "inproc/stdlib json", "kind": "inproc"},
+        unary = _unary_spec("", "bare", slice_s, warm)
+        opened = {"kind": "open", "request": "bare"}
+        empty = {"response": EMPTY_UNARY.hex()}
+        stream = {**_stream_spec(1000, slice_s, warm, True, bodies), "distinct": bodies}
+        servers = [("default", default), *((f"w{n}", server) for n, server in others.items())]
+        for label, server in servers:  # the default's pairs are the targets; others context
+            suffix = "" if label == "default" else f"/{label}"
+            scenarios.append(
+                _paired_spec(
+                    f"paired/unary{suffix}",
+                    pairs,
+                    slice_s,
+                    _leg(unary, f"service/{label}/unary/bare", server),
+                    {**_leg(unary, "reference/w1/unary", reference), **empty},
+                )
             )
-            for count in workers
-        ]
-        results, _ = procs.run_loadgen({"channels": 1, "scenarios": scenarios}, services[first])
+            scenarios.append(
+                {
+                    "name": f"paired/open{suffix}",
+                    "kind": "paired_open",
+                    "rate_of": "paired/unary",  # the default's pair: one offered load for all
+                    "rate_leg": "b",
+                    "fraction": TARGET_FRACTION,
+                    "pairs": max(2, pairs // 2),
+                    "slice": open_slice,
+                    "warmup": 0.5 if open_slice >= 1 else 0.1,
+                    "legs": [
+                        _leg(opened, f"service/{label}/open/bare", server),
+                        {**_leg(opened, "reference/w1/open", reference), **empty},
+                    ],
+                }
+            )
+            scenarios.append(
+                _paired_spec(
+                    f"paired/stream1000/{label}",
+                    pairs,
+                    slice_s,
+                    _leg(stream, f"service/{label}/stream/1000", server),
+                    pywa,
+                )
+            )
+        results, _ = procs.run_loadgen({"channels": 1, "scenarios": scenarios}, default)
     finally:
         for server in started:
             server.stop()
-    return results
+    return results, default.workers
 
 
 def startup(times: int) -> dict[str, Any]:
-    """Seconds from spawning `python -m server` to health SERVING."""
+    """Seconds from spawning the default `python -m server` to health SERVING, full catalog."""
     samples = []
     for _ in range(times):
-        server = procs.start_server("service", 1)
+        server = procs.start_server("service", procs.DEFAULT)
         samples.append(server.startup_s)
         server.stop()
-    return {"samples_s": samples, "median_s": statistics.median(samples)}
+    codes = len(load_catalog(EMBEDDED_CATALOG).listings)
+    return {"samples_s": samples, "median_s": statistics.median(samples), "catalog_codes": codes}
 
 
 def memory(items: int) -> dict[str, Any]:
-    """RSS of one worker while `items` mixed webhooks stream through in batches of 1000."""
-    server = procs.start_server("service", 1)
+    """RSS of one worker of the default server while `items` mixed webhooks stream through."""
+    server = procs.start_server("service", procs.DEFAULT)
     try:
         idle = procs.rss_mib(server.pids()[0])
-        spec = {**_stream_spec(1000, 0, 0, decode=True), "name": "memory", "items": items}
-        spec["streams"] = 2
+        spec = {
+            **_stream_spec(1000, 0, 0, decode=True, bodies=MEMORY_BODIES),
+            "name": "memory",
+            "items": items,
+            "bodies": "mixed",
+            "streams": 2,
+            "prime": False,
+        }
         results, samples = procs.run_loadgen(
             {"channels": 2, "scenarios": [spec]}, server, sample_rss=0.25
         )
@@ -219,11 +288,15 @@ def memory(items: int) -> dict[str, Any]:
     }
 
 
+def _loads(loads: tuple[float, float, float]) -> str:
+    return "/".join(f"{load:.1f}" for load in loads)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs everything, prints the table and targets, writes JSON and the chart."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a few seconds in all (smoke run)")
-    parser.add_argument("--runs", type=int, default=1, help="repeat and report medians")
+    parser.add_argument("--runs", type=int, default=1, help="repeat the scenario rows, medians")
     parser.add_argument("--workers", default="1,2", help="service worker counts to compare")
     parser.add_argument("--memory-items", type=int, default=None)
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -233,7 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     warmup = 0.1 if args.quick else 0.5
     workers = [int(n) for n in args.workers.split(",")]
     memory_items = args.memory_items or (20_000 if args.quick else MEMORY_ITEMS)
+    bodies = QUICK_BODIES if args.quick else workload.BASELINE_WEBHOOKS
     began = time.perf_counter()
+    load_at_start = os.getloadavg()
 
     runs = []
     cross_check = h2load.available()
@@ -244,12 +319,19 @@ def main(argv: list[str] | None = None) -> int:
         for run in range(args.runs):
             progress.set_description(f"run {run + 1}/{args.runs}")
             progress.set_postfix_str("in process")
-            runs.append(in_process(seconds) + servers(workers, seconds, warmup, progress))
+            rows_of_run = in_process(seconds, bodies)
+            runs.append(rows_of_run + servers(workers, seconds, warmup, bodies, progress))
         rows = report.median_rows(runs)
         report.add_ratios(rows)
         progress.set_description("paired ratios")
         progress.set_postfix_str("")
-        pairs = paired(workers, 2 if args.quick else 8, 0.2 if args.quick else 1.0)
+        pairs, default_workers = paired(
+            workers,
+            2 if args.quick else 8,
+            0.2 if args.quick else 1.0,
+            0.3 if args.quick else 2.0,
+            bodies,
+        )
         progress.update()
         progress.set_description("start-up")
         started = startup(1 if args.quick else 3)
@@ -262,13 +344,13 @@ def main(argv: list[str] | None = None) -> int:
             progress.set_description("h2load")
             cross = h2load.measure(**(h2load.QUICK if args.quick else {}))
             progress.update()
-    checks = report.targets(rows, mem, started, pairs, cross)
+    checks = report.targets(pairs, mem, started, default_workers, rows, cross)
 
     print(report.table(rows))
     print("\n" + report.paired_table(pairs))
     print(
-        f"\nstart-up to SERVING: median {started['median_s']:.3f}s of "
-        f"{[round(s, 3) for s in started['samples_s']]}"
+        f"\nstart-up to SERVING (default server, {started['catalog_codes']} catalog codes): "
+        f"median {started['median_s']:.3f}s of {[round(s, 3) for s in started['samples_s']]}"
     )
     print(
         f"memory: {mem['items']:,} items streamed at {mem['items_per_s']:,.0f}/s; RSS idle "
@@ -282,17 +364,25 @@ def main(argv: list[str] | None = None) -> int:
             f"\n{h2load.H2LOAD} not installed (Debian: apt-get install nghttp2-client): "
             "the C load-generator cross-check was skipped"
         )
-    print("\ntargets:\n" + report.verdicts(checks))
+    print(
+        f"\nload average (1, 5, 15 min) at the start {_loads(load_at_start)}, at the end "
+        f"{_loads(os.getloadavg())} on {os.cpu_count()} CPUs: other work on the machine "
+        "shows here"
+    )
+    print("\ntargets (issue 20):\n" + report.verdicts(checks))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     document = {
         "created": stamp,
         "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
         "bench_seconds": seconds,
         "runs": args.runs,
+        "bodies": {"kind": "failed statuses", "distinct": bodies},
+        "default_workers": default_workers,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "loadavg_at_start": load_at_start,
             "loadavg_at_end": os.getloadavg(),
         },
         "rows": rows,

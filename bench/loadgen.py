@@ -17,18 +17,24 @@ Scenarios:
   every response is decoded and its result count checked (end to end), or,
   against an empty handler (`decode` false), its size checked.
 - `paired`: two legs (a closed-loop unary or stream scenario against a
-  target, or in-process stdlib-json classification) measured in alternating
+  target, or an in-process baseline such as pywa) measured in alternating
   short slices, A B B A A B ...; the result is the median of the per-pair
-  ratios. This machine's speed drifts by 30% from one minute to the next and
-  dips for tens of ms at a time, so a ratio of two runs taken minutes apart
-  says more about the host than about the code; slices a second apart share
-  the host's mood.
+  ratios.
+- `paired_open`: two servers in open loop at the same rate (a fraction of
+  an earlier pair's leg), alternating slices; each leg's p99 over its
+  pooled slices, and their ratio.
+
+Pairs because this machine's speed drifts by 30% from one minute to the next
+and dips for tens of ms at a time, so a ratio of two runs taken minutes
+apart says more about the host than about the code; slices a second apart
+share the host's mood.
 
 Every answer is checked (bench/answers.py): the first of a scenario against
 what the server must say (the exact bytes in the spec's `response`, hex, for
 an empty handler; else a real ClassifyResponse), every later one for status
-OK and the same size, or, on a stream, the item count. A wrong answer fails
-the scenario with an error naming the path and the counts, never a rate.
+OK and the same size, or, on a stream, the item count and then each item's
+id, status and codes (`StreamAnswers`). A wrong answer fails the scenario
+with an error naming the path and the counts, never a rate.
 """
 
 from __future__ import annotations
@@ -138,6 +144,8 @@ class Window:
     client_cpu: float = 0.0
     service_p99: float = 0.0
     """Open loop only: p99 from the actual send, not the scheduled one."""
+    service_latencies: list[float] = field(default_factory=list)
+    """Open loop only: each call's latency from its actual send."""
     steal_pct: float = 0.0
     """Share of the machine's CPU time stolen by the hypervisor during the window."""
     hiccups: dict[str, Any] = field(default_factory=dict)
@@ -362,8 +370,62 @@ def unary_open(
     window.clean_latencies = [b - a for a, b in spans if not slow.overlaps(a, b)]
     window.items = window.calls
     service_times.sort()
+    window.service_latencies = service_times
     window.service_p99 = percentile(service_times, 0.99)
     return window
+
+
+class StreamAnswers:
+    """The checks on the service's answers to one set of stream requests.
+
+    The first answer to each request is decoded and checked item by item:
+    one result per item, in order, each with its item's id, status OK and
+    classifications carrying exactly the codes its body holds
+    (`workload.expected_codes`, read by orjson, not by any reader under
+    test), and the response names a catalog version. The service answers a
+    request the same way every time (one catalog, deterministic decisions),
+    so every later answer to it must be those checked bytes exactly: as
+    strict as the full check, at the cost of a byte comparison, so the check
+    does not load the client that shares the server's CPUs.
+    """
+
+    def __init__(self, path: str, batch: int, expected: Sequence[Sequence[workload.Codes]]) -> None:
+        self.path = path
+        self.batch = batch
+        self.expected = expected
+        self.known: list[bytes | None] = [None] * len(expected)
+
+    def check(self, index: int, response: bytes, results: int, good: int) -> None:
+        """Raises unless `response` (with `results` results) is the right answer to `index`."""
+        path, batch = self.path, self.batch
+        if results != batch:
+            raise answers.WrongAnswerError(
+                f"{path}: asked {batch} items, got {results} results after {good} good answers"
+            )
+        known = self.known[index]
+        if known is not None:
+            if response != known:
+                raise answers.WrongAnswerError(
+                    f"{path}: request {index} answered {len(response)} bytes unlike its checked "
+                    f"answer ({len(known)} bytes) after {good} good answers"
+                )
+            return
+        reply = pb.ClassifyStreamResponse.FromString(response)
+        if not reply.catalog_version:
+            raise answers.WrongAnswerError(f"{path}: an answer without a catalog version")
+        for i, (result, codes) in enumerate(zip(reply.results, self.expected[index], strict=True)):
+            got = tuple(c.error_info.code for c in result.classifications)
+            if result.id != str(i) or result.status.code != 0 or got != codes:
+                raise answers.WrongAnswerError(
+                    f"{path}: request {index} item {i} answered id {result.id!r}, status "
+                    f"{result.status.code}, codes {got}; expected id '{i}', OK, codes {codes} "
+                    f"(after {good} good answers)"
+                )
+        self.known[index] = response
+
+
+_CHECKED: dict[tuple[str, str, str, int, int], StreamAnswers] = {}
+"""The answers checked so far, per (target, path, bodies, distinct, batch), for this process."""
 
 
 async def stream(
@@ -374,17 +436,29 @@ async def stream(
 ) -> Window:
     """`streams` bidi streams of `batch`-item requests, `window` batches in flight each.
 
-    Every answer is checked: with `decode`, its result count is the batch's;
-    without, its size is that of the spec's `response` (an empty handler's).
+    The requests send `distinct` bodies of the kind `bodies` ("mixed" or
+    "failed", workload.request_set). Every answer is checked: with `decode`,
+    it is decoded and its result count must be the batch's, then it is
+    checked as `StreamAnswers` says; without, its size is that of the spec's
+    `response` (an empty handler's). With `prime`, one stream first sends
+    every request once, unmeasured, so each answer's full check is done
+    before the measurement starts.
     """
     batch = spec["batch"]
-    payloads = workload.mixed_payloads(spec.get("distinct", 2000))
-    requests = workload.stream_requests(payloads, batch, count=max(2, 4000 // batch))
+    bodies, distinct = spec.get("bodies", "mixed"), spec.get("distinct", 2000)
+    requests, expected_codes = workload.request_set(bodies, distinct, batch)
     decode = spec.get("decode", True)
     expect = _expected(spec)
     if not decode and expect is None:
         raise ValueError(f"{spec['name']}: a stream without decode needs the expected response")
     size = len(expect) if expect is not None else 0
+    key = (spec.get("target", ""), path, bodies, distinct, batch)
+    checker = _CHECKED.get(key)
+    if checker is None:
+        checker = _CHECKED[key] = StreamAnswers(path, batch, expected_codes)
+    if spec.get("prime") and decode:
+        primer = {**spec, "prime": False, "streams": 1, "items": len(requests) * batch}
+        await stream(channels, primer, Recorder([]), path)
     good = 0
     total_items = spec.get("items")  # a fixed amount (memory run) instead of a time window
     window = rec.window
@@ -395,15 +469,16 @@ async def stream(
         nonlocal sent_items, good
         call = channels[index % len(channels)].stream_stream(path)()
         credit = asyncio.Semaphore(spec["window"])
-        sent: collections.deque[float] = collections.deque()
+        sent: collections.deque[tuple[float, int]] = collections.deque()
 
         async def writer() -> None:
             nonlocal sent_items
             i = index
             while not stop and (total_items is None or sent_items < total_items):
                 await credit.acquire()
-                sent.append(CLOCK())
-                await call.write(requests[i % len(requests)])
+                which = i % len(requests)
+                sent.append((CLOCK(), which))
+                await call.write(requests[which])
                 sent_items += batch
                 i += 1
             await call.done_writing()
@@ -420,15 +495,11 @@ async def stream(
                 now = CLOCK()
                 if not sent:
                     raise answers.WrongAnswerError(f"{path}: an answer nobody asked for ({good})")
-                began = sent.popleft()
+                began, which = sent.popleft()
                 credit.release()
                 if decode:
                     results = len(pb.ClassifyStreamResponse.FromString(response).results)
-                    if results != batch:
-                        raise answers.WrongAnswerError(
-                            f"{path}: asked {batch} items, got {results} results "
-                            f"after {good} good answers"
-                        )
+                    checker.check(which, response, results, good)
                 elif len(response) != size:
                     raise answers.wrong_size(path, len(response), size, good)
                 good += 1
@@ -464,32 +535,45 @@ async def stream(
     return window
 
 
-LegRunner = Callable[[float], Awaitable[float]]
-"""Measures one slice of `seconds` and returns items/s."""
+LegRunner = Callable[[float], Awaitable[dict[str, float]]]
+"""Measures one slice of `seconds`; returns items/s (and the server's CPU µs per item)."""
 
 
 async def _leg(plan: dict[str, Any], leg: dict[str, Any]) -> tuple[LegRunner, list[Any]]:
-    """A runner for one leg of a paired scenario, and the channels it opened."""
-    if leg["kind"] == "inproc":
-        classify = workload.classify_with(workload.PARSERS["stdlib json"], workload.lookup_table())
-        payloads = workload.mixed_payloads(plan.get("distinct", 2000))
+    """A runner for one leg of a paired scenario, and the channels it opened.
 
-        async def inproc(seconds: float) -> float:
-            return workload.time_in_process(classify, payloads, seconds)["items_per_s"]
+    An `inproc` leg runs a workload candidate ("pywa", "service classifier",
+    "stdlib json + dict", ...) over the leg's bodies in this process, every
+    answer checked (workload.CheckedRunner). A remote leg loads its
+    `target`; with its server's `pids` it also reports the server's CPU per
+    item.
+    """
+    if leg["kind"] == "inproc":
+        name = leg.get("candidate", "stdlib json + dict")
+        bodies = workload.payloads(leg.get("bodies", "mixed"), leg.get("distinct", 2000))
+        runner = workload.CheckedRunner(name, workload.candidates()[name], bodies)
+        runner.run(0.2)  # warm caches
+
+        async def inproc(seconds: float) -> dict[str, float]:
+            return {"items_per_s": runner.run(seconds)["items_per_s"]}
 
         return inproc, []
-    channels = await aio_channels(
-        leg["target"], leg.get("channels", 4), leg.get("pids", []), "bench.leg"
-    )
+    pids = leg.get("pids", [])
+    channels = await aio_channels(leg["target"], leg.get("channels", 4), pids, "bench.leg")
+    if leg["kind"] == "stream" and leg.get("prime"):
+        await stream(channels, {**leg, "seconds": 0.0, "warmup": 0.0, "items": 0}, Recorder([]))
 
-    async def remote(seconds: float) -> float:
-        spec = {**leg, "seconds": seconds}
-        rec = Recorder([])
+    async def remote(seconds: float) -> dict[str, float]:
+        spec = {**leg, "seconds": seconds, "prime": False}
+        rec = Recorder(pids)
         if leg["kind"] == "unary":
             window = await unary_closed(channels, spec, rec)
         else:
             window = await stream(channels, spec, rec)
-        return window.items / (window.seconds or 1e-9)
+        result = {"items_per_s": window.items / (window.seconds or 1e-9)}
+        if pids and window.items:
+            result["server_us_per_item"] = 1e6 * window.server_cpu / window.items
+        return result
 
     return remote, channels
 
@@ -501,16 +585,17 @@ async def paired(plan: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
         runner, channels = await _leg(plan, leg)
         runners.append(runner)
         opened += channels
-    rates: list[list[float]] = [[], []]
+    slices: list[list[dict[str, float]]] = [[], []]
     try:
         for i in range(spec["pairs"]):
             for leg in (0, 1) if i % 2 == 0 else (1, 0):
-                rates[leg].append(await runners[leg](spec["slice"]))
+                slices[leg].append(await runners[leg](spec["slice"]))
     finally:
         for channel in opened:
             await channel.close()
+    rates = [[s["items_per_s"] for s in leg] for leg in slices]
     ratios = [a / b for a, b in zip(rates[0], rates[1], strict=True)]
-    return {
+    result: dict[str, Any] = {
         "name": spec["name"],
         "kind": "paired",
         "legs": [leg["name"] for leg in spec["legs"]],
@@ -523,6 +608,71 @@ async def paired(plan: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
         "ratio_max": max(ratios),
         "ratios": ratios,
     }
+    for side, leg in zip("ab", slices, strict=True):
+        cpu = [s["server_us_per_item"] for s in leg if "server_us_per_item" in s]
+        if cpu:
+            result[f"{side}_server_us_per_item"] = statistics.median(cpu)
+    return result
+
+
+def paired_open(spec: dict[str, Any], rate: float) -> dict[str, Any]:
+    """Two servers driven in open loop at the same `rate`, in alternating slices A B B A ...
+
+    Each slice is a `unary_open` run (its own warm-up, the machine meter
+    beside it, every answer checked). The latencies of each leg's slices are
+    pooled; the result is each leg's p99 (from the scheduled send, and from
+    the actual send) and their ratio A / B, with the per-pair ratios.
+    """
+    legs = spec["legs"]
+    windows: list[list[Window]] = [[], []]
+    for i in range(spec["pairs"]):
+        for side in (0, 1) if i % 2 == 0 else (1, 0):
+            leg = legs[side]
+            slice_spec = {**leg, "seconds": spec["slice"], "warmup": spec["warmup"]}
+            rec = Recorder(leg.get("pids", []))
+            windows[side].append(
+                unary_open(leg["target"], spec.get("channels", 4), slice_spec, rec, rate)
+            )
+    result: dict[str, Any] = {
+        "name": spec["name"],
+        "kind": "paired_open",
+        "legs": [leg["name"] for leg in legs],
+        "pairs": spec["pairs"],
+        "slice": spec["slice"],
+        "target_rate": rate,
+    }
+    p99s: list[list[float]] = [[], []]
+    for side, name in zip((0, 1), "ab", strict=True):
+        pooled = sorted(t for w in windows[side] for t in w.latencies)
+        sent = sorted(t for w in windows[side] for t in w.service_latencies)
+        clean = sorted(t for w in windows[side] for t in w.clean_latencies)
+        calls = sum(w.calls for w in windows[side])
+        seconds = sum(w.seconds for w in windows[side]) or 1e-9
+        cpu = sum(w.server_cpu for w in windows[side])
+        p99s[side] = [percentile(sorted(w.latencies), 0.99) for w in windows[side]]
+        result |= {
+            f"{name}_calls": calls,
+            f"{name}_calls_per_s": calls / seconds,
+            f"{name}_p50_ms": percentile(pooled, 0.50) * 1e3,
+            f"{name}_p99_ms": percentile(pooled, 0.99) * 1e3,
+            f"{name}_p99_sent_ms": percentile(sent, 0.99) * 1e3,
+            f"{name}_clean_p99_ms": percentile(clean, 0.99) * 1e3,
+            f"{name}_clean_calls_pct": 100 * len(clean) / calls if calls else 0.0,
+            f"{name}_server_us_per_call": 1e6 * cpu / calls if calls else 0.0,
+            f"{name}_slow_cpu_pct": statistics.mean(w.hiccups["slow_pct"] for w in windows[side]),
+            f"{name}_hiccup_p99_ms": max(w.hiccups["p99_ms"] for w in windows[side]),
+            f"{name}_steal_pct": statistics.mean(w.steal_pct for w in windows[side]),
+        }
+    ratios = [a / b for a, b in zip(p99s[0], p99s[1], strict=True)]
+    result |= {
+        "ratio": result["a_p99_ms"] / result["b_p99_ms"],
+        "ratio_sent": result["a_p99_sent_ms"] / result["b_p99_sent_ms"],
+        "pair_ratios": ratios,
+        "pair_ratio_median": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+    }
+    return result
 
 
 def _unary_request(kind: str) -> bytes:
@@ -539,7 +689,14 @@ async def run(plan: dict[str, Any]) -> None:
     done: dict[str, dict[str, Any]] = {}
     for spec in plan["scenarios"]:
         if spec["kind"] == "paired":
-            print(json.dumps(await paired(plan, spec)), flush=True)
+            done[spec["name"]] = measured = await paired(plan, spec)
+            print(json.dumps(measured), flush=True)
+            continue
+        if spec["kind"] == "paired_open":  # the rate: a fraction of an earlier pair's leg
+            base = done[spec["rate_of"]][f"{spec.get('rate_leg', 'b')}_items_per_s"]
+            measured = await asyncio.to_thread(paired_open, spec, base * spec["fraction"])
+            done[spec["name"]] = measured
+            print(json.dumps(measured), flush=True)
             continue
         rec = Recorder(plan.get("server_pids", []))
         extra: dict[str, Any] = {}
@@ -556,7 +713,7 @@ async def run(plan: dict[str, Any]) -> None:
                 "service_p99_ms": window.service_p99 * 1e3,
             }
         else:
-            window = await stream(channels, spec, rec)
+            window = await stream(channels, {"target": plan["target"], **spec}, rec)
         result = {**{k: v for k, v in spec.items() if k != "kind"}, "kind": spec["kind"]}
         result.update(window.result(**extra))
         done[spec["name"]] = result

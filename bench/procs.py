@@ -105,23 +105,44 @@ class ServerProcess:
                 self.popen.wait()
 
 
+DEFAULT = 0
+"""`workers` for the default server: `python -m server` without `--workers`."""
+
+
+def default_workers() -> int:
+    """How many workers `python -m server` runs when `--workers` is not given."""
+    from server.workers import DEFAULT_WORKERS
+
+    return DEFAULT_WORKERS
+
+
 def server_command(
     kind: str, port: int, workers: int = 1, extra_args: Sequence[str] = ()
 ) -> list[str]:
     """The argv that serves `kind` on `port`: "service", or "reference".
 
     "reference" is the empty-handler server on grpc.aio (bench/servers/reference.py).
+    `workers` DEFAULT leaves `--workers` out: the server as it is deployed.
     """
     if kind == "reference":
         return [sys.executable, "-m", "bench.servers.reference", "--port", str(port)]
     cmd = [sys.executable, "-m", "server", "--host", HOST, "--port", str(port)]
-    return [*cmd, "--log-level", "WARNING", "--workers", str(workers), *extra_args]
+    cmd += ["--log-level", "WARNING"]
+    if workers != DEFAULT:
+        cmd += ["--workers", str(workers)]
+    return [*cmd, *extra_args]
 
 
 def start_server(kind: str, workers: int = 1, extra_args: Sequence[str] = ()) -> ServerProcess:
-    """Starts the `kind` server (see `server_command`) and waits for SERVING."""
+    """Starts the `kind` server (see `server_command`) and waits for SERVING.
+
+    With `workers` DEFAULT the server runs its default worker count, which
+    the returned process reports in `workers`.
+    """
     port = free_port()
     cmd = server_command(kind, port, workers, extra_args)
+    if workers == DEFAULT:
+        workers = default_workers() if kind == "service" else 1
     began = time.perf_counter()
     popen = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, cwd=ROOT)
     try:

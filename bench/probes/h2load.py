@@ -12,10 +12,10 @@ client:
   ...) so the host's speed swings fall on all of them alike; the unary ratio
   (service over empty handler, the unary throughput target) is the median
   per-round ratio, as in the paired Python scenarios;
-- open loop at half of each server's own closed-loop rate (h2load --rps),
-  the empty handler and the service with 1 worker (the p99 target), with
-  every call's latency from h2load's log and the machine meter
-  (bench/machine_meter.py) running beside it.
+- open loop at the same offered load for both, half of the empty handler's
+  closed-loop rate (h2load --rps): the empty handler and the service with 1
+  worker (the p99 target's definition), with every call's latency from
+  h2load's log and the machine meter (bench/machine_meter.py) beside it.
 
 h2load sees HTTP/2, not gRPC: it counts every HTTP 200 as a success, and
 gRPC answers errors with a 200 and the status in the trailers (UNIMPLEMENTED
@@ -70,7 +70,7 @@ SERVERS = (("reference", 1), ("service", 1), ("service", 2))
 """Measured in closed loop; OPEN_SERVERS also in open loop."""
 OPEN_SERVERS = ("reference/w1", "service/w1")
 OPEN_FRACTION = 0.5
-"""Open loop at half of each server's own closed-loop rate, as the p99 target says."""
+"""Open loop at half of the empty handler's closed-loop rate, for both, as the p99 target says."""
 QUICK: dict[str, Any] = {"rounds": 2, "slice_s": 0.2, "seconds": 0.5, "warmup": 0.2}
 """`measure` arguments for `python -m bench --quick` (a smoke run, not a measurement)."""
 _FINISHED = re.compile(r"finished in [\d.]+m?s, ([\d.]+) req/s")
@@ -281,7 +281,10 @@ def measure(
     seconds: float = 4.0,
     warmup: float = 1.0,
 ) -> dict[str, Any]:
-    """Closed-loop rates in rotating slices, then open-loop latency per OPEN_SERVERS."""
+    """Closed-loop rates in rotating slices, then open-loop latency per OPEN_SERVERS.
+
+    Both open loops run at OPEN_FRACTION of the empty handler's closed-loop rate.
+    """
     if not available():
         raise RuntimeError("needs h2load (Debian package nghttp2-client)")
     started: dict[str, procs.ServerProcess] = {}
@@ -311,8 +314,8 @@ def measure(
             rates = {name: statistics.median(values) for name, values in samples.items()}
             ratios = _per_round(samples, "service/w1", "reference/w1")
             open_rows = []
+            rate = rates["reference/w1"] * OPEN_FRACTION  # the same offered load for both
             for name in OPEN_SERVERS:
-                rate = rates[name] * OPEN_FRACTION
                 row = load.open(checked[name], rate, seconds, warmup, started[name].pids())
                 open_rows.append({"server": name, "fraction": OPEN_FRACTION, **row})
         finally:
@@ -358,7 +361,7 @@ def table(result: dict[str, Any]) -> str:
     lines += [header, "-" * len(header)]
     for row in result["open"]:
         lines.append(
-            f"{row['server'] + ' at ' + format(row['fraction'], 'g'):<31}"
+            f"{row['server'] + ' at ' + format(row['fraction'], 'g') + ' of ref':<31}"
             f"{row['target_rate']:>9,.0f}{row['calls_per_s']:>9,.0f}"
             f"{row['p50_ms']:>9.3f}{row['p99_ms']:>9.3f}{row['p999_ms']:>10.3f}"
             f"{row['server_cpu_pct']:>9.0f}{row['server_us_per_call']:>8.0f}"

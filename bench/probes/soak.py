@@ -1,14 +1,24 @@
-"""`make soak` / `python -m bench.probes.soak --seconds N`: mixed load for a bounded time.
+"""`make soak` / `python -m bench.probes.soak --seconds N`: mixed good and hostile load.
 
 Starts a real `python -m server` subprocess (bench/procs.py) and drives it
-from this process with grpc.aio: unary Classify (bare codes, webhooks,
-texts), catalog lookups, ClassifyStream batches on streams that are opened,
-used and closed over and over (some cancelled mid-stream on purpose), a
-share of deliberately invalid requests that must come back INVALID_ARGUMENT,
-and a health probe. Every answer is checked. At the end it reports
-unexpected errors (must be 0), the server's RSS at the start and the end of
-the measured window (growth must stay under --max-rss-growth-mib) and latency
-percentiles, and exits non-zero if either check fails.
+from this process with grpc.aio. The good load: unary Classify (bare codes,
+webhooks, texts), catalog lookups, ClassifyStream batches on streams that
+are opened, used and closed over and over (some cancelled mid-stream on
+purpose), invalid requests that must come back INVALID_ARGUMENT, and a
+health probe every 100 ms. The hostile load replays every defect class of
+the reliability review (../shared/docs/reliability_review.md, D1-D14): a
+body of "ssl ssl ..." texts, a batch of 60 x 10,000 codes, a Struct of
+600,000 empty objects, an over-budget SummarizeErrors, a 7 MB ListErrors
+query, 8 MiB of empty stream items, streams that send nothing, unary calls
+half-closed without a message, Health/List, cancelled heavy batches, calls
+cancelled as soon as sent, idle connections to /metrics, `json` bare codes;
+each must get exactly the answer or status the server promises for it.
+
+Every answer is checked. The report: unexpected outcomes (must be 0), stream
+items lost (sent and never answered, must be 0), latency percentiles per
+kind (health's slowest answer included), and the server's RSS at the start
+and the end of the measured window (growth must stay under
+--max-rss-growth-mib); the exit status is non-zero if any check fails.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from bench import procs, workload
 from bench.loadgen import CHANNEL_OPTIONS
 from bench.names import CLASSIFY_STREAM, method_path
+from bench.probes.hostile import IDLE_TIMEOUT_S, Hostile
 from bench.stats import percentile
 from whatsapp.errors.v1 import error_catalog_pb2 as pb
 
@@ -46,6 +57,13 @@ STREAM_BATCH = 100
 BATCHES_PER_STREAM = 20
 MAX_ERROR_SAMPLES = 10
 TEXT = "cURL error 28: Operation timed out"
+HOSTILE_PAUSE_S = 0.2
+"""Between two hostile requests of the one hostile worker: hostile, not a flood."""
+SSL = "ssl " * 1024
+RESOURCE_EXHAUSTED, INVALID_ARGUMENT = (
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.INVALID_ARGUMENT,
+)
 
 
 @dataclass
@@ -55,6 +73,8 @@ class Tally:
     calls: collections.Counter[str] = field(default_factory=collections.Counter)
     latencies: dict[str, list[float]] = field(default_factory=lambda: collections.defaultdict(list))
     items: int = 0
+    sent_items: int = 0
+    hostile: collections.Counter[str] = field(default_factory=collections.Counter)
     expected_refusals: int = 0
     cancelled_streams: int = 0
     errors: int = 0
@@ -192,6 +212,7 @@ class Soak:
             request = self.rng.choice(self.stream_requests)
             began = CLOCK()
             await call.write(request)
+            self.tally.sent_items += len(request.items)
             reply = await call.read()
             self.tally.timed("stream batch", began)
             if reply is grpc.aio.EOF:
@@ -222,7 +243,13 @@ class Soak:
 
 
 async def drive(
-    target: str, pids: list[int], seconds: float, unary: int, streams: int
+    target: str,
+    pids: list[int],
+    seconds: float,
+    unary: int,
+    streams: int,
+    metrics_port: int,
+    hostile: bool = True,
 ) -> tuple[Tally, list[tuple[float, float]]]:
     """Runs the soak against `target`, sampling the RSS of `pids` once a second."""
     channels = [
@@ -236,6 +263,10 @@ async def drive(
     tasks = [asyncio.create_task(soak.unary_worker()) for _ in range(unary)]
     tasks += [asyncio.create_task(soak.stream_worker()) for _ in range(streams)]
     tasks.append(asyncio.create_task(soak.prober()))
+    if hostile:
+        attacker = Hostile(channels, tally, metrics_port)
+        tasks.append(asyncio.create_task(attacker.worker(soak.stop)))
+        tasks += [asyncio.create_task(attacker.idle_streams(soak.stop)) for _ in range(2)]
     samples: list[tuple[float, float]] = []
     began = CLOCK()
     next_report = began + 30
@@ -282,6 +313,9 @@ def summarise(
         "calls": total,
         "calls_per_s": total / seconds,
         "stream_items": tally.items,
+        "stream_items_sent": tally.sent_items,
+        "lost_items": tally.sent_items - tally.items,
+        "hostile": dict(sorted(tally.hostile.items())),
         "expected_refusals": tally.expected_refusals,
         "cancelled_streams": tally.cancelled_streams,
         "errors": tally.errors,
@@ -293,7 +327,7 @@ def summarise(
         "rss_growth_mib": end - start,
         "max_rss_growth_mib": max_growth,
         "latency": latency,
-        "ok": tally.errors == 0 and end - start <= max_growth,
+        "ok": tally.errors == 0 and tally.sent_items == tally.items and end - start <= max_growth,
     }
 
 
@@ -304,7 +338,10 @@ def table(report: dict[str, Any]) -> str:
         f"({report['calls_per_s']:,.0f}/s), {report['stream_items']:,} streamed items, "
         f"{report['cancelled_streams']} streams cancelled on purpose, "
         f"{report['expected_refusals']} invalid requests refused as expected",
-        f"errors: {report['errors']}",
+        f"errors: {report['errors']}; stream items lost: {report['lost_items']} "
+        f"of {report['stream_items_sent']:,} sent",
+        "hostile requests answered as promised: "
+        + (", ".join(f"{k} {v}" for k, v in report["hostile"].items()) or "none"),
         *(f"  {sample}" for sample in report["error_samples"]),
         f"RSS: idle {report['rss_idle_mib']:.1f} MiB, start {report['rss_start_mib']:.1f}, "
         f"end {report['rss_end_mib']:.1f}, max {report['rss_max_mib']:.1f}; growth "
@@ -330,9 +367,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", type=int, default=2, help="concurrent streams")
     parser.add_argument("--max-rss-growth-mib", type=float, default=DEFAULT_MAX_RSS_GROWTH_MIB)
     parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument(
+        "--no-hostile", action="store_true", help="good traffic only (the old soak)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    server = procs.start_server("service", args.workers)
+    metrics_port = procs.free_port()
+    server = procs.start_server(
+        "service",
+        args.workers,
+        ("--stream-idle-timeout", str(IDLE_TIMEOUT_S), "--metrics-port", str(metrics_port)),
+    )
     try:
         print(
             f"soak: {args.seconds:g}s against {server.target} "
@@ -340,7 +385,15 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         tally, samples = asyncio.run(
-            drive(server.target, server.pids(), args.seconds, args.unary, args.streams)
+            drive(
+                server.target,
+                server.pids(),
+                args.seconds,
+                args.unary,
+                args.streams,
+                metrics_port,
+                not args.no_hostile,
+            )
         )
     finally:
         server.stop()
