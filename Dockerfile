@@ -14,13 +14,15 @@ COPY pyproject.toml README.md ./
 COPY protos ./protos
 COPY server ./server
 COPY client ./client
-RUN pip wheel --wheel-dir /wheels .
+# The same two projects `make serve` and `pip install ./client` install: the client and
+# stubs (./client), then the server, which depends on it.
+RUN pip wheel --wheel-dir /wheels ./client . 
 
 # ---- run ------------------------------------------------------------------------------
 FROM python:${PYTHON_VERSION}-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels whatsapp-delivery-errors \
+    pip install --no-cache-dir --no-index --find-links=/wheels whatsapp-errors-server \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
 USER 10001:10001
 WORKDIR /app
@@ -31,10 +33,10 @@ EXPOSE 50051 9464
 # mesh or on a private network. For TLS replace it with --tls-cert/--tls-key (mounted
 # files); a bearer token comes from WAERR_TOKEN or --token-file. /metrics listens on
 # loopback unless asked (--metrics-host); WAERR_METRICS_TOKEN puts a token on it.
-ENTRYPOINT ["python", "-m", "server"]
+ENTRYPOINT ["python", "-m", "whatsapp_errors.server"]
 CMD ["--host", "0.0.0.0", "--port", "50051", "--insecure", "--metrics-port", "9464", \
      "--metrics-host", "0.0.0.0", "--workers", "1", "--log-format", "json"]
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["python", "-m", "server.healthcheck", "--port", "50051", "--timeout", "2"]
+  CMD ["python", "-m", "whatsapp_errors.server.healthcheck", "--port", "50051", "--timeout", "2"]
 # SIGTERM drains in-flight calls (--grace, default 10 s); SIGHUP reloads the catalog.
 STOPSIGNAL SIGTERM

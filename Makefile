@@ -8,6 +8,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PROTOC_VENV := .venv-protoc
+PROTOC_STAMP := $(PROTOC_VENV)/.installed
 RUNTIME := $(VENV)/.runtime
 HOST ?= 127.0.0.1
 PORT ?= 50051
@@ -19,7 +21,7 @@ SITE = $$($(BIN)/python -c 'import google.rpc, os; print(os.path.dirname(os.path
 # What `make breaking` compares the protos against (any buf input: .git#tag=v1.0.0, an image).
 BREAKING_AGAINST ?= .git\#branch=main
 
-.PHONY: help install runtime proto checkgenerate vendor-protos breaking example-data lint fmt test fuzz serve bench bench-deps bench-h2load bench-instructions soak catalog-drift clean
+.PHONY: help install runtime proto checkgenerate test-oldest vendor-protos breaking example-data lint fmt test fuzz serve bench bench-deps bench-h2load bench-instructions soak catalog-drift clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
@@ -28,21 +30,32 @@ install: $(STAMP) ## Create .venv with the package and its dev tools (idempotent
 
 runtime: $(RUNTIME) ## Create .venv with only what serving needs (what `make serve` uses)
 
-$(RUNTIME): pyproject.toml
+# Two projects: ./client (the client and the stubs) and . (the server, which depends on it).
+$(RUNTIME): pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ./client -e .
 	touch $@
 
-$(STAMP): pyproject.toml $(RUNTIME)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+$(STAMP): pyproject.toml client/pyproject.toml $(RUNTIME)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e './client[cli]' -e '.[dev,bench]'
 	touch $@
 
-proto: install ## Regenerate the Python code and .pyi stubs from protos/
-	$(BIN)/python -m grpc_tools.protoc -I $(PROTO_DIR) -I $(THIRD_PARTY) \
+# The stubs are generated in a venv of their own, with the oldest grpcio-tools whose output
+# loads on every grpcio and protobuf the client supports (client/pyproject.toml; the .pyi
+# plugin, mypy-protobuf, needs protobuf 5 and runs from .venv), then protoletariat makes the stubs' imports of each other relative (whatsapp_errors.v1).
+$(PROTOC_STAMP): Makefile
+	$(PYTHON) -m venv $(PROTOC_VENV)
+	$(PROTOC_VENV)/bin/pip install --quiet --disable-pip-version-check \
+	  grpcio-tools==1.62.3
+	touch $@
+
+proto: $(PROTOC_STAMP) install ## Regenerate the Python code and .pyi stubs from protos/ (grpcio-tools 1.62.3)
+	$(PROTOC_VENV)/bin/python -m grpc_tools.protoc -I $(PROTO_DIR) -I $(THIRD_PARTY) \
 	  --python_out=$(PROTO_DIR) --grpc_python_out=$(PROTO_DIR) \
 	  --mypy_out=$(PROTO_DIR) --mypy_grpc_out=$(PROTO_DIR) \
 	  --plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy --plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc \
 	  $(GEN_DIR)/*.proto
+	sed -i 's/^from whatsapp\.errors\.v1 import /from . import /' $(GEN_DIR)/*_pb2_grpc.py $(GEN_DIR)/*_pb2_grpc.pyi
 
 checkgenerate: proto ## Fail if the committed generated code differs from a fresh `make proto`
 	@if [ -n "$$(git status --porcelain -- $(GEN_DIR))" ]; then \
@@ -75,11 +88,26 @@ fmt: install ## Format and autofix with ruff
 test: install ## Run the whole test suite (real servers on port 0, real grpcurl)
 	$(BIN)/python -m pytest
 
+OLDEST_VENV := .venv-oldest
+OLDEST_VENV_ABS = $(CURDIR)/$(OLDEST_VENV)
+OLDEST := grpcio==1.62.3 protobuf==4.25.3 googleapis-common-protos==1.63.0
+
+test-oldest: install ## The client alone (pip install ./client) on the oldest grpcio/protobuf it allows
+	rm -rf $(OLDEST_VENV) && $(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/pip install --quiet --disable-pip-version-check $(OLDEST) ./client
+	rm -rf client/build
+	$(OLDEST_VENV)/bin/pip install --quiet --disable-pip-version-check 'pytest>=8,<10'
+	@$(OLDEST_VENV)/bin/python -c 'import grpc, google.protobuf as p; print("client on grpcio", grpc.__version__, "protobuf", p.__version__)'
+	# Run from outside the checkout, so only the installed package can be imported.
+	tmp=$$(mktemp -d) && cp tests/compat/test_client_install.py "$$tmp" && cd "$$tmp" && \
+	  WAERR_SERVER_PYTHON=$(CURDIR)/$(BIN)/python WAERR_CHECKOUT=$(CURDIR) \
+	  $(OLDEST_VENV_ABS)/bin/python -m pytest -q -p no:cacheprovider test_client_install.py
+
 fuzz: install ## Fuzz the classifier with hypothesis for a bounded time (FUZZ_SECONDS, default 60)
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} $(BIN)/python -m pytest -q tests/fuzz/fuzz_classifier.py -p no:cacheprovider
 
 serve: $(RUNTIME) ## Serve the embedded catalog on $(HOST):$(PORT) (plaintext, reflection on, /metrics on $(METRICS_PORT))
-	$(BIN)/python -m server --host $(HOST) --port $(PORT) --metrics-port $(METRICS_PORT)
+	$(BIN)/python -m whatsapp_errors.server --host $(HOST) --port $(PORT) --metrics-port $(METRICS_PORT)
 
 bench: install ## Benchmark on loopback; writes bench/results/*.json and a PNG chart
 	$(BIN)/python -m bench
@@ -99,7 +127,7 @@ soak: install ## Mixed load for SOAK_SECONDS (default 120): errors, RSS and late
 	$(BIN)/python -m bench.probes.soak --seconds $${SOAK_SECONDS:-120}
 
 catalog-drift: install ## Diff a newer snapshot of Meta's codes (SNAPSHOT=file.json) against the catalog
-	$(BIN)/python -m server.catalog.drift $${SNAPSHOT:-server/catalog/meta_codes.json}
+	$(BIN)/python -m whatsapp_errors.server.catalog.drift $${SNAPSHOT:-server/catalog/meta_codes.json}
 
 clean: ## Remove the venv and build leftovers
-	rm -rf $(VENV) .build .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(PROTOC_VENV) $(OLDEST_VENV) .build .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -31,7 +31,7 @@ from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs shipped
 from bench import procs, report, workload
 from bench.answers import EMPTY_STREAM, EMPTY_UNARY
 from bench.probes import h2load
-from server.catalog import EMBEDDED_CATALOG, load_catalog
+from whatsapp_errors.server.catalog import EMBEDDED_CATALOG, load_catalog
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BATCHES = (1, 10, 100, 1000)
@@ -244,7 +244,7 @@ def paired(
 
 
 def startup(times: int) -> dict[str, Any]:
-    """Seconds from spawning the default `python -m server` to health SERVING, full catalog."""
+    """Seconds from spawning `python -m whatsapp_errors.server` to health SERVING, full catalog."""
     samples = []
     for _ in range(times):
         server = procs.start_server("service", procs.DEFAULT)

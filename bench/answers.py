@@ -16,7 +16,7 @@ from collections import Counter
 import grpc
 from google.protobuf.message import DecodeError
 
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 EMPTY_UNARY = b"\n\x02\x08\x01"
 """The empty-handler server's Classify answer (bench/servers/reference.py), whatever the request."""

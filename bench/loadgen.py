@@ -57,7 +57,7 @@ import grpc
 from bench import answers, machine_meter, spread, workload
 from bench.names import CLASSIFY, CLASSIFY_STREAM
 from bench.stats import percentile
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 CLOCK = time.perf_counter
 TICKS = os.sysconf("SC_CLK_TCK")

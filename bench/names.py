@@ -8,7 +8,7 @@ refusing it).
 
 from __future__ import annotations
 
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 _SERVICE = pb.DESCRIPTOR.services_by_name["ErrorCatalogService"]
 

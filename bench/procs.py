@@ -1,7 +1,7 @@
 """Server and load-generator subprocesses: start, wait for SERVING, measure, stop.
 
 Everything the benchmark measures runs in its own process: the server under
-test (`python -m server` or the reference), and the load generator. This
+test (`python -m whatsapp_errors.server` or the reference), and the load generator. This
 module also reads what the kernel knows about them (RSS from /proc).
 """
 
@@ -106,12 +106,12 @@ class ServerProcess:
 
 
 DEFAULT = 0
-"""`workers` for the default server: `python -m server` without `--workers`."""
+"""`workers` for the default server: `python -m whatsapp_errors.server` without `--workers`."""
 
 
 def default_workers() -> int:
-    """How many workers `python -m server` runs when `--workers` is not given."""
-    from server.workers import DEFAULT_WORKERS
+    """How many workers `python -m whatsapp_errors.server` runs when `--workers` is not given."""
+    from whatsapp_errors.server.workers import DEFAULT_WORKERS
 
     return DEFAULT_WORKERS
 
@@ -126,7 +126,7 @@ def server_command(
     """
     if kind == "reference":
         return [sys.executable, "-m", "bench.servers.reference", "--port", str(port)]
-    cmd = [sys.executable, "-m", "server", "--host", HOST, "--port", str(port)]
+    cmd = [sys.executable, "-m", "whatsapp_errors.server", "--host", HOST, "--port", str(port)]
     cmd += ["--log-level", "WARNING"]
     if workers != DEFAULT:
         cmd += ["--workers", str(workers)]

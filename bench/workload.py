@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from bench.answers import WrongAnswerError
-from server.catalog import EMBEDDED_CATALOG, load_catalog
 from tests.support.webhooks import (
     BARE_CODE,
 )
@@ -32,10 +31,11 @@ from tests.support.webhooks import UNKNOWN_CODES as UNKNOWN_CODES
 from tests.support.webhooks import Mix as Mix
 from tests.support.webhooks import catalog_codes as catalog_codes
 from tests.support.webhooks import mixed_payloads as mixed_payloads
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.catalog import EMBEDDED_CATALOG, load_catalog
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 if TYPE_CHECKING:
-    from server.classify.decide import Decision
+    from whatsapp_errors.server.classify.decide import Decision
 
 # ---- bodies ----------------------------------------------------------------------
 
@@ -264,7 +264,7 @@ def service_classifier() -> Callable[[bytes], list[Decision]]:
     Each decision holds the entry's ErrorInfo, the match kind, the confidence
     and the error's context: everything the service answers, before encoding.
     """
-    from server.classify.classifier import Classifier
+    from whatsapp_errors.server.classify.classifier import Classifier
 
     return Classifier(load_catalog(EMBEDDED_CATALOG)).classify_payload
 

@@ -5,7 +5,7 @@
         async for result in errors.classify_stream(bodies):   # iterable or async iterable
             ...
 
-ClassifyStream works as in client.sync_stream: at most `window` batches out,
+ClassifyStream works as in whatsapp_errors.client.sync_stream: at most `window` batches out,
 unanswered batches resent on a new stream after UNAVAILABLE, and a stall
 timeout per batch instead of a deadline for the whole stream.
 """
@@ -29,11 +29,11 @@ from typing import Any, cast
 
 import grpc
 
-from client import config as cfg
-from client import environment
-from client.aio_stream import AsyncStream
-from client.errors import raising_service_errors
-from client.inputs import (
+from whatsapp_errors.client import config as cfg
+from whatsapp_errors.client import environment
+from whatsapp_errors.client.aio_stream import AsyncStream
+from whatsapp_errors.client.errors import raising_service_errors
+from whatsapp_errors.client.inputs import (
     DEFAULT_BATCH_ITEMS,
     MAX_BATCH_ITEMS,
     Batcher,
@@ -42,10 +42,10 @@ from client.inputs import (
     classify_item,
     classify_request,
 )
-from client.inputs import item_batches as sync_item_batches
-from client.stream_state import DEFAULT_WINDOW
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.client.inputs import item_batches as sync_item_batches
+from whatsapp_errors.client.stream_state import DEFAULT_WINDOW
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 _UNSET: Any = object()
 Inputs = Iterable[Input] | AsyncIterable[Input]
@@ -64,7 +64,7 @@ def open_channel(config: cfg.ClientConfig) -> grpc.aio.Channel:
 async def item_batches(
     values: Inputs, batch_size: int = DEFAULT_BATCH_ITEMS
 ) -> AsyncIterator[list[pb.ClassifyItem]]:
-    """Like client.inputs.item_batches, for iterables and async iterables alike."""
+    """Like whatsapp_errors.client.inputs.item_batches, for iterables and async iterables alike."""
     if not isinstance(values, AsyncIterable):
         for ready in sync_item_batches(values, batch_size):
             yield ready
@@ -105,7 +105,7 @@ class AsyncErrorClient:
         """A client configured from WAERR_TARGET, WAERR_TOKEN and WAERR_TLS_*.
 
         Create it inside the running event loop. `options` (ClientConfig fields) win over
-        the environment; see client.environment.
+        the environment; see whatsapp_errors.client.environment.
         """
         return cls(environment.config_from_env(environ, **options))
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import grpc
 
-from client.stream_state import Sent, StreamState
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.client.stream_state import Sent, StreamState
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 _POLL_SECONDS = 0.1
 

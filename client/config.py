@@ -2,7 +2,7 @@
 
 One place builds the channel arguments for both the sync and the asyncio
 client, so the two behave the same: the published channel policy
-(client.policy: round-robin across every address, gRPC retries for
+(whatsapp_errors.client.policy: round-robin across every address, gRPC retries for
 UNAVAILABLE only, the server's message-size limits, keepalive pings that
 notice a dead peer) and a default deadline on every call.
 """
@@ -19,13 +19,13 @@ from typing import Any
 
 import grpc
 
-from client.policy import CHANNEL_OPTIONS, SERVICE_CONFIG
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.client.policy import CHANNEL_OPTIONS, SERVICE_CONFIG
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ErrorCatalogService"].full_name
 MAX_MESSAGE_BYTES: int = CHANNEL_OPTIONS["grpc.max_receive_message_length"]
 """Largest request or response message (channel_options.json); the same as
-server.app.MAX_MESSAGE_BYTES, which the client must not import."""
+whatsapp_errors.server.app.MAX_MESSAGE_BYTES, which the client must not import."""
 DEFAULT_TARGET = "127.0.0.1:50051"
 DEFAULT_TIMEOUT_SECONDS = 10.0
 USER_AGENT = "waerr-client/1.0"

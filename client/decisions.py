@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeAlias
 
-from client.enums import Actor, RetryStrategy
-from client.retry import MAX_BACKOFF, wait_for
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.client.enums import Actor, RetryStrategy
+from whatsapp_errors.client.retry import MAX_BACKOFF, wait_for
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 Classified: TypeAlias = (
     pb.ClassifyResponse | pb.ClassifyResult | Iterable[pb.Classification | pb.ClassifyResult]

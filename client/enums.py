@@ -17,7 +17,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any
 
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 
 class _ProtoEnum(IntEnum):

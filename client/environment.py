@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from client.config import DEFAULT_TARGET, ClientConfig
+from whatsapp_errors.client.config import DEFAULT_TARGET, ClientConfig
 
 TARGET = "WAERR_TARGET"
 TOKEN = "WAERR_TOKEN"

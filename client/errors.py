@@ -25,7 +25,13 @@ from typing import Any, cast
 
 import grpc
 
-from client.status import describe, error_metadata, retry_delay, status_details, violations
+from whatsapp_errors.client.status import (
+    describe,
+    error_metadata,
+    retry_delay,
+    status_details,
+    violations,
+)
 
 __all__ = [
     "InputRefused",

@@ -8,13 +8,13 @@ StructuredError, a Struct, or a ready ClassifyItem with its own id.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeAlias
 
-import orjson
 from google.protobuf import struct_pb2
 
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 MAX_BATCH_ITEMS = 1000
 """Most items the server accepts in one ClassifyStream or SummarizeErrors request."""
@@ -54,8 +54,10 @@ def _fields(value: Input) -> dict[str, Any]:
         return {"json": value}
     if isinstance(value, Mapping):
         try:
-            return {"payload": orjson.dumps(value)}
-        except TypeError as exc:
+            return {
+                "payload": json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+            }
+        except (TypeError, ValueError) as exc:
             raise TypeError(f"cannot encode the payload as JSON: {exc}") from exc
     raise TypeError(
         f"cannot classify a {type(value).__name__}: give an int code, bytes, str, dict, "

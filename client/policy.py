@@ -13,7 +13,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 SERVICE_CONFIG_FILE = "service_config.json"
 CHANNEL_OPTIONS_FILE = "channel_options.json"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TypeAlias
 
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 Answer: TypeAlias = (
     pb.ErrorInfo | pb.Classification | pb.ClassifyResult | pb.ClassifyResponse | pb.GetErrorResponse
@@ -38,7 +38,7 @@ def should_retry(answer: Answer) -> bool:
 
     For a payload with several errors, only when every one of them is
     retryable; for an item that failed to classify, or held no error, never.
-    (client.decisions groups the errors by message first.)
+    (whatsapp_errors.client.decisions groups the errors by message first.)
     """
     errors = _errors(answer)
     return bool(errors) and all(info.retryable for info, _ in errors)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from client.errors import StreamError, stream_failure
-from client.status import describe
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.client.errors import StreamError, stream_failure
+from whatsapp_errors.client.status import describe
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@
         for result in errors.classify_stream(webhook_bodies):
             ...
 
-Failed calls raise the client's own classes (client.errors: Unreachable only
+Failed calls raise the client's own classes (whatsapp_errors.client.errors: Unreachable only
 after the channel's retries, InputRefused, NotFound, ...), all `grpc.RpcError`s;
 streams raise `StreamError`, which is also the class of its cause.
 """
@@ -18,10 +18,10 @@ from typing import Any
 
 import grpc
 
-from client import config as cfg
-from client import environment
-from client.errors import raising_service_errors
-from client.inputs import (
+from whatsapp_errors.client import config as cfg
+from whatsapp_errors.client import environment
+from whatsapp_errors.client.errors import raising_service_errors
+from whatsapp_errors.client.inputs import (
     DEFAULT_BATCH_ITEMS,
     MAX_BATCH_ITEMS,
     Guarded,
@@ -31,16 +31,16 @@ from client.inputs import (
     classify_request,
     item_batches,
 )
-from client.stream_state import DEFAULT_WINDOW
-from client.sync_stream import classify_stream
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.client.stream_state import DEFAULT_WINDOW
+from whatsapp_errors.client.sync_stream import classify_stream
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 _UNSET: Any = object()
 
 
 def open_channel(config: cfg.ClientConfig) -> grpc.Channel:
-    """A sync channel configured as the module docstring of client.config says."""
+    """A sync channel configured as the module docstring of whatsapp_errors.client.config says."""
     target = cfg.grpc_target(config.target)
     options = cfg.channel_options(config)
     creds = cfg.channel_credentials(config)
@@ -69,7 +69,7 @@ class ErrorClient:
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> ErrorClient:
         """A client configured from WAERR_TARGET, WAERR_TOKEN and WAERR_TLS_*.
 
-        `options` (ClientConfig fields) win over the environment; see client.environment.
+        `options` (ClientConfig fields) win over the environment; see client/environment.py.
         """
         return cls(environment.config_from_env(environ, **options))
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import grpc
 
-from client.errors import StreamError
-from client.stream_state import DEFAULT_WINDOW, Sent, StreamState
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.client.errors import StreamError
+from whatsapp_errors.client.stream_state import DEFAULT_WINDOW, Sent, StreamState
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 _POLL_SECONDS = 0.1
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import cache
 from importlib import metadata
 
-DISTRIBUTION = "whatsapp-delivery-errors"
-"""The distribution that ships the `client` package (pyproject's `name`)."""
+DISTRIBUTION = "whatsapp-errors-client"
+"""The distribution that ships whatsapp_errors.client (client/pyproject.toml's `name`)."""
 
 
 @cache

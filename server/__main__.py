@@ -1,4 +1,4 @@
-"""Command line entry point: `python -m server --host H --port P`.
+"""Command line entry point: `python -m whatsapp_errors.server --host H --port P`.
 
 Every flag also reads a `WAERR_*` variable (server/ops/env_flags.py). A
 start-up failure (a bad flag, TLS files that do not go together, a port in
@@ -17,24 +17,24 @@ from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
-from server.app import (
+from whatsapp_errors.server.app import (
     DEFAULT_GRACE_SECONDS,
     DEFAULT_MAX_STREAMS_PER_CONNECTION,
     ServerConfig,
     serve,
 )
-from server.catalog import EMBEDDED_CATALOG, CatalogError
-from server.ops import admission as limits
-from server.ops import security
-from server.ops.arrival import DEFAULT_REQUEST_TIMEOUT
-from server.ops.env_flags import apply_env_defaults
-from server.ops.logs import FORMATS
-from server.ops.logs import configure as configure_logging
-from server.workers import DEFAULT_WORKERS, run_workers
+from whatsapp_errors.server.catalog import EMBEDDED_CATALOG, CatalogError
+from whatsapp_errors.server.ops import admission as limits
+from whatsapp_errors.server.ops import security
+from whatsapp_errors.server.ops.arrival import DEFAULT_REQUEST_TIMEOUT
+from whatsapp_errors.server.ops.env_flags import apply_env_defaults
+from whatsapp_errors.server.ops.logs import FORMATS
+from whatsapp_errors.server.ops.logs import configure as configure_logging
+from whatsapp_errors.server.workers import DEFAULT_WORKERS, run_workers
 
 _LOGGER = logging.getLogger(__name__)
 
-DISTRIBUTION = "whatsapp-delivery-errors"
+DISTRIBUTION = "whatsapp-errors-server"
 SWITCH_INTERVAL_S = 0.0005
 """How long a thread may hold the GIL while another waits (Python's default: 5 ms)."""
 
@@ -58,7 +58,7 @@ def version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The server's options; every one has a working default."""
     parser = _Parser(
-        prog="python -m server",
+        prog="python -m whatsapp_errors.server",
         description="Serve the WhatsApp delivery-error catalog over gRPC. Every flag also "
         "reads WAERR_<FLAG> (e.g. WAERR_METRICS_PORT); the command line wins.",
     )

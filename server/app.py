@@ -20,23 +20,26 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
-from server.catalog import EMBEDDED_CATALOG, load_catalog
-from server.classify.classifier import Classifier, ClassifierHolder
-from server.ops import gc_freeze as heap
-from server.ops.admission import DEFAULT_MAX_HEALTH_WATCHES, DEFAULT_STREAM_IDLE_SECONDS
-from server.ops.admission import interceptors as limit_interceptors
-from server.ops.arrival import DEFAULT_REQUEST_TIMEOUT
-from server.ops.auth import interceptors as auth_interceptors
-from server.ops.health import HealthServicer
-from server.ops.instrument import instrument
-from server.ops.metrics import Metrics, NoMetrics
-from server.ops.overlay_guard import check_overlay
-from server.ops.reload import CatalogReloader, ReloadHandle, ignore_sighup
-from server.ops.security import TlsFiles, server_credentials
-from server.rpc import budget
-from server.rpc.registration import SERVICE, GenericOnly, add_servicer
-from server.rpc.service import ErrorCatalogServicer
-from server.rpc.wire_guard import CHECKS
+from whatsapp_errors.server.catalog import EMBEDDED_CATALOG, load_catalog
+from whatsapp_errors.server.classify.classifier import Classifier, ClassifierHolder
+from whatsapp_errors.server.ops import gc_freeze as heap
+from whatsapp_errors.server.ops.admission import (
+    DEFAULT_MAX_HEALTH_WATCHES,
+    DEFAULT_STREAM_IDLE_SECONDS,
+)
+from whatsapp_errors.server.ops.admission import interceptors as limit_interceptors
+from whatsapp_errors.server.ops.arrival import DEFAULT_REQUEST_TIMEOUT
+from whatsapp_errors.server.ops.auth import interceptors as auth_interceptors
+from whatsapp_errors.server.ops.health import HealthServicer
+from whatsapp_errors.server.ops.instrument import instrument
+from whatsapp_errors.server.ops.metrics import Metrics, NoMetrics
+from whatsapp_errors.server.ops.overlay_guard import check_overlay
+from whatsapp_errors.server.ops.reload import CatalogReloader, ReloadHandle, ignore_sighup
+from whatsapp_errors.server.ops.security import TlsFiles, server_credentials
+from whatsapp_errors.server.rpc import budget
+from whatsapp_errors.server.rpc.registration import SERVICE, GenericOnly, add_servicer
+from whatsapp_errors.server.rpc.service import ErrorCatalogServicer
+from whatsapp_errors.server.rpc.wire_guard import CHECKS
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""`python -m server.healthcheck`: exit 0 if the server's gRPC health says SERVING.
+"""`python -m whatsapp_errors.server.healthcheck`: exit 0 if the server's gRPC health says SERVING.
 
 For Docker's HEALTHCHECK (grpc_health_probe is a Go binary, not on PyPI).
 Kubernetes needs none of this: its native `grpc:` probes call the same
@@ -77,7 +77,9 @@ def _probe(args: argparse.Namespace) -> Probe:
 
 def main(argv: list[str] | None = None) -> int:
     """Prints the status and exits 0 only for SERVING."""
-    parser = argparse.ArgumentParser(prog="python -m server.healthcheck", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m whatsapp_errors.server.healthcheck", description=__doc__
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=50051)
     parser.add_argument("--service", default="", help='service name ("" = the whole server)')

@@ -1,4 +1,4 @@
-"""Pre-forked workers sharing one port (`python -m server --workers N`).
+"""Pre-forked workers sharing one port (`python -m whatsapp_errors.server --workers N`).
 
 A Python process classifies on one core at a time, so N processes each run
 the whole server on the same port with `grpc.so_reuseport`, and the kernel
@@ -28,9 +28,9 @@ from collections import deque
 from dataclasses import replace
 from types import FrameType
 
-from server.app import ServerConfig, serve
-from server.catalog import CatalogError, load_catalog
-from server.ops.overlay_guard import check_overlay
+from whatsapp_errors.server.app import ServerConfig, serve
+from whatsapp_errors.server.catalog import CatalogError, load_catalog
+from whatsapp_errors.server.ops.overlay_guard import check_overlay
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from concurrent.futures import Future
 import grpc
 import pytest
 
-from server.app import RunningServer, ServerConfig, shutdown, start
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.server.app import RunningServer, ServerConfig, shutdown, start
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 
 class ServerThread:

@@ -16,11 +16,11 @@ import pytest
 from google.protobuf import struct_pb2
 from google.rpc import code_pb2
 
-from server.rpc.budget import MAX_MESSAGE_BYTES
-from server.rpc.service import MAX_BATCH_ITEMS
-from server.rpc.wire import length_delimited, varint
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.server.rpc.budget import MAX_MESSAGE_BYTES
+from whatsapp_errors.server.rpc.service import MAX_BATCH_ITEMS
+from whatsapp_errors.server.rpc.wire import length_delimited, varint
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 SERVICE = "/whatsapp.errors.v1.ErrorCatalogService"
 WEBHOOK = orjson.dumps(

@@ -21,11 +21,11 @@ from google.protobuf import json_format, struct_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from server.app import ServerConfig
-from server.rpc.budget import MAX_REQUEST_ERRORS
 from tests.conftest import ServerThread
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.server.app import ServerConfig
+from whatsapp_errors.server.rpc.budget import MAX_REQUEST_ERRORS
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 TEN_THOUSAND = orjson.dumps({"errors": [131047] * 10_000})
 

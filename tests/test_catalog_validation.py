@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from server.catalog import EMBEDDED_CATALOG, CatalogError, load_catalog
+from whatsapp_errors.server.catalog import EMBEDDED_CATALOG, CatalogError, load_catalog
 
 GOOD = EMBEDDED_CATALOG.read_text(encoding="utf-8")
 API_PERMISSION = 'reason = "API Permission"'
@@ -101,7 +101,7 @@ def test_invalid_toml_reports_its_line(tmp_path: Path) -> None:
 def test_server_refuses_to_start_on_a_broken_catalog(tmp_path: Path) -> None:
     path, text = _broken(tmp_path, "code = 111002", "code = 111001")
     result = subprocess.run(
-        [sys.executable, "-m", "server", "--port", "0", "--catalog", str(path)],
+        [sys.executable, "-m", "whatsapp_errors.server", "--port", "0", "--catalog", str(path)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -20,13 +20,13 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from server.app import ServerConfig
-from server.rpc.service import MAX_BATCH_ITEMS
 from tests.conftest import ServerThread
 from tests.support.stream_probe import StreamProbe
 from tests.test_corpus import CASES, request_for
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.server.app import ServerConfig
+from whatsapp_errors.server.rpc.service import MAX_BATCH_ITEMS
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 PROBE = StreamProbe()
 FAILED = orjson.dumps(

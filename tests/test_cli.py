@@ -23,11 +23,11 @@ import orjson
 import pytest
 from google.protobuf import json_format
 
-from client import ErrorClient
-from server.app import ServerConfig
 from tests.conftest import ServerThread
 from tests.support.processes import free_port
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.client import ErrorClient
+from whatsapp_errors.server.app import ServerConfig
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 DATA = Path(__file__).parent / "data" / "cli"
 SHAPES = [line for line in (DATA / "shapes.jsonl").read_bytes().splitlines() if line.strip()]
@@ -35,7 +35,11 @@ SHAPE_CODES = [[131047], [130429], [], [132001], [113001]]
 """What each line of shapes.jsonl classifies as, in order."""
 TOKEN = "cli-test-token-93b2"
 _SCRIPT = Path(sys.executable).with_name("waerr")
-COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "client.cli.commands"]
+COMMAND = (
+    [str(_SCRIPT)]
+    if _SCRIPT.exists()
+    else [sys.executable, "-m", "whatsapp_errors.client.cli.commands"]
+)
 
 
 def waerr(
@@ -346,7 +350,7 @@ def test_summarize_prints_counts(server: ServerThread, tmp_path: Path) -> None:
 
 
 def test_version_is_the_installed_package_version() -> None:
-    from client import version
+    from whatsapp_errors.client import version
 
     result = waerr("--version", target=None)
     assert result.returncode == 0

@@ -19,13 +19,20 @@ import orjson
 import pytest
 from google.protobuf import struct_pb2
 
-from client import ClientConfig, ErrorClient, StreamError, describe, retry_after, should_retry
-from client.config import ConfigError, grpc_target
-from server.app import ServerConfig
-from server.ops.security import TlsFiles
 from tests.conftest import ServerThread
 from tests.support.certs import Authority
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.client import (
+    ClientConfig,
+    ErrorClient,
+    StreamError,
+    describe,
+    retry_after,
+    should_retry,
+)
+from whatsapp_errors.client.config import ConfigError, grpc_target
+from whatsapp_errors.server.app import ServerConfig
+from whatsapp_errors.server.ops.security import TlsFiles
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 TOKEN = "client-test-token-7d1e"
 STATUS_WEBHOOK: dict[str, Any] = {

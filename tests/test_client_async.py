@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 import grpc
 import pytest
 
-from client import AsyncErrorClient, StreamError, describe, retry_after, should_retry
 from tests.conftest import ServerThread
 from tests.test_client import (
     CURL_TIMEOUT,
@@ -24,7 +23,14 @@ from tests.test_client import (
     counted_servers,
     stream_inputs,
 )
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.client import (
+    AsyncErrorClient,
+    StreamError,
+    describe,
+    retry_after,
+    should_retry,
+)
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 T = TypeVar("T")
 
@@ -211,8 +217,8 @@ def test_stalled_stream_times_out(stalled_server: ServerThread) -> None:
 
 @pytest.fixture(scope="module")
 def stalled_server() -> Iterator[ServerThread]:
-    from server.app import ServerConfig
     from tests.test_client import NeverAnswers
+    from whatsapp_errors.server.app import ServerConfig
 
     thread = ServerThread(ServerConfig(interceptors=[NeverAnswers()])).start()
     yield thread

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-import client
-from client import (
+from tests.conftest import ServerThread
+from whatsapp_errors import client
+from whatsapp_errors.client import (
     Actor,
     Category,
     ErrorClient,
@@ -25,9 +26,8 @@ from client import (
     decide,
     decide_per_message,
 )
-from client.enums import PROTO_ENUMS
-from tests.conftest import ServerThread
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.client.enums import PROTO_ENUMS
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 
 def status(wamid: str, *codes: int) -> dict[str, Any]:

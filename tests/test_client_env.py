@@ -12,13 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from client import AsyncErrorClient, ClientConfig, ErrorClient, Unauthenticated, config_from_env
-from client.config import DEFAULT_TARGET
-from server.app import ServerConfig
-from server.ops.security import TlsFiles
 from tests.conftest import ServerThread
 from tests.support.certs import Authority
 from tests.test_cli import waerr
+from whatsapp_errors.client import (
+    AsyncErrorClient,
+    ClientConfig,
+    ErrorClient,
+    Unauthenticated,
+    config_from_env,
+)
+from whatsapp_errors.client.config import DEFAULT_TARGET
+from whatsapp_errors.server.app import ServerConfig
+from whatsapp_errors.server.ops.security import TlsFiles
 
 TOKEN = "env-test-token-51c0"
 

@@ -13,7 +13,10 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from client import (
+from tests.conftest import ServerThread
+from tests.support.processes import free_port
+from tests.test_client import GRAPH_ERROR, TOKEN, NeverAnswers, stream_inputs
+from whatsapp_errors.client import (
     AsyncErrorClient,
     ErrorClient,
     InputRefused,
@@ -26,10 +29,7 @@ from client import (
     Unreachable,
     describe,
 )
-from server.app import ServerConfig
-from tests.conftest import ServerThread
-from tests.support.processes import free_port
-from tests.test_client import GRAPH_ERROR, TOKEN, NeverAnswers, stream_inputs
+from whatsapp_errors.server.app import ServerConfig
 
 
 @pytest.fixture(scope="module")

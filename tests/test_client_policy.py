@@ -17,11 +17,21 @@ from pathlib import Path
 
 import pytest
 
-from client import ErrorClient, InputRefused, LimitExceeded
-from client.config import MAX_MESSAGE_BYTES, SERVICE_NAME, ClientConfig, channel_options
-from client.policy import CHANNEL_OPTIONS, CHANNEL_OPTIONS_FILE, SERVICE_CONFIG, SERVICE_CONFIG_FILE
 from tests.conftest import ServerThread
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.client import ErrorClient, InputRefused, LimitExceeded
+from whatsapp_errors.client.config import (
+    MAX_MESSAGE_BYTES,
+    SERVICE_NAME,
+    ClientConfig,
+    channel_options,
+)
+from whatsapp_errors.client.policy import (
+    CHANNEL_OPTIONS,
+    CHANNEL_OPTIONS_FILE,
+    SERVICE_CONFIG,
+    SERVICE_CONFIG_FILE,
+)
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED = ROOT / "protos" / "whatsapp" / "errors" / "v1"
@@ -53,22 +63,27 @@ def test_the_limit_is_the_servers(server: ServerThread) -> None:
             errors.classify(b"x" * (MAX_MESSAGE_BYTES + 1024))
 
 
-def test_the_json_ships_in_the_wheel(tmp_path: Path) -> None:
-    """Built as the Dockerfile builds it: from pyproject, README, protos, server, client."""
+def test_the_json_ships_in_the_client_wheel_and_each_wheel_holds_its_own(tmp_path: Path) -> None:
+    """Built as the Dockerfile builds them: ./client (client and stubs), then . (the server)."""
     source = tmp_path / "src"
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info")
     for name in ("protos", "server", "client"):
         shutil.copytree(ROOT / name, source / name, ignore=ignore)
     pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-    subprocess.run(
-        [*pip, "-w", str(tmp_path / "dist"), str(source)],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = (tmp_path / "dist").glob("*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
-    folder = pb.__name__.rpartition(".")[0].replace(".", "/")
-    assert {f"{folder}/{SERVICE_CONFIG_FILE}", f"{folder}/{CHANNEL_OPTIONS_FILE}"} <= names
+    wheels = {}
+    for project, folder in (("client", source / "client"), ("server", source)):
+        subprocess.run([*pip, "-w", str(tmp_path / project), str(folder)], check=True)
+        (wheel,) = (tmp_path / project).glob("*.whl")
+        wheels[project] = {n for n in zipfile.ZipFile(wheel).namelist() if ".dist-info/" not in n}
+    stubs = pb.__name__.rpartition(".")[0].replace(".", "/")
+    assert stubs == "whatsapp_errors/v1"
+    assert {f"{stubs}/{SERVICE_CONFIG_FILE}", f"{stubs}/{CHANNEL_OPTIONS_FILE}"} <= wheels["client"]
+    # One import root, and no file in both: installing both never overwrites the other's.
+    assert all(n.startswith("whatsapp_errors/") for w in wheels.values() for n in w)
+    assert not wheels["client"] & wheels["server"]
+    assert all(n.startswith(("whatsapp_errors/client/", f"{stubs}/")) for n in wheels["client"])
+    assert all(n.startswith("whatsapp_errors/server/") for n in wheels["server"])
+    assert not any(n.startswith("whatsapp_errors/client/tests") for n in wheels["client"])

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from server.catalog import load_catalog
-from server.classify import Classifier
-from server.classify.found import RawError, to_found
 from tests.test_corpus import VALID, request_for
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.catalog import load_catalog
+from whatsapp_errors.server.classify import Classifier
+from whatsapp_errors.server.classify.found import RawError, to_found
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 CLASSIFIER = Classifier(load_catalog())
 

@@ -18,8 +18,8 @@ import orjson
 import pytest
 from google.protobuf import json_format, struct_pb2
 
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 CORPUS = Path(__file__).parent / "corpus"
 

@@ -17,8 +17,8 @@ import orjson
 import pytest
 
 from tests.support.seed_document import load_seed
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 _, RECORDS = load_seed()
 

@@ -19,9 +19,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from server.__main__ import parse_args
-from server.app import SERVICE_NAME
-from server.catalog import load_catalog
+from whatsapp_errors.server.__main__ import parse_args
+from whatsapp_errors.server.app import SERVICE_NAME
+from whatsapp_errors.server.catalog import load_catalog
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def test_the_pieces_fit_together(tmp_path: Path) -> None:
 def test_dockerfile_runs_as_non_root_with_a_grpc_health_check() -> None:
     dockerfile = (DEPLOY.parent / "Dockerfile").read_text(encoding="utf-8")
     assert "\nUSER 10001:10001\n" in dockerfile
-    assert 'CMD ["python", "-m", "server.healthcheck"' in dockerfile
+    assert 'CMD ["python", "-m", "whatsapp_errors.server.healthcheck"' in dockerfile
     assert "-slim" in dockerfile
     ignore = (DEPLOY.parent / ".dockerignore").read_text(encoding="utf-8").split()
     assert ignore[ignore.index("*") :][:1] == ["*"]  # deny by default, allow what ships

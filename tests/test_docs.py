@@ -4,7 +4,7 @@ tests/support/doc_blocks.py says how a block is marked. Commands run with bash
 from the checkout's top (examples/ also linked there, so `examples/webhook.json`
 and a bare `webhook.json` both work, and files a command writes are thrown
 away), with .venv/bin first on PATH, WAERR_TARGET set, and `localhost:50051` /
-`127.0.0.1:50051` (and `--port 50051`, as `python -m server.healthcheck` takes
+`127.0.0.1:50051` (and `--port 50051`, as `python -m whatsapp_errors.server.healthcheck` takes
 it) pointing at the test's server. stdout and stderr are compared together, as
 a terminal shows them.
 """

@@ -1,6 +1,6 @@
 """SIGKILL (or SIGTERM, a 0.5 s drain) one of three replicas mid-load: not one classification fails.
 
-Three real `python -m server` processes sit behind one round-robin client
+Three real `python -m whatsapp_errors.server` processes sit behind one round-robin client
 (`client.ErrorClient` with a list of addresses). Unary calls keep running in
 threads and a long ClassifyStream is under way when the replica carrying that
 stream (found from each replica's own /metrics) is killed without warning;
@@ -18,10 +18,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from client import ErrorClient
 from tests.support.processes import wait_serving
 from tests.test_decision_table import status_webhook
 from tests.test_replicas import Replica, start_replica
+from whatsapp_errors.client import ErrorClient
 
 STATUS_WEBHOOK = status_webhook(131047)
 STREAM_ITEMS = 60_000

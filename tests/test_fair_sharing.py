@@ -4,7 +4,7 @@ Some attacks need a client that breaks the rules a grpc client keeps, so
 `RawH2` speaks HTTP/2 by hand (frames and literal HPACK headers): it can open
 more streams than the server allows, half-close a unary call with no
 message, or reset thousands of streams. The server side is real:
-`ServerThread` on port 0, or a `python -m server` process where its memory
+`ServerThread` on port 0, or a `python -m whatsapp_errors.server` process where its memory
 is measured.
 
 - D5: one connection's idle streams held every admission slot. Now a
@@ -32,11 +32,11 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from server.app import ServerConfig
 from tests.conftest import ServerThread
 from tests.support.processes import ROOT, free_port, wait_serving
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.server.app import ServerConfig
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 SERVICE = "/whatsapp.errors.v1.ErrorCatalogService"
 IDLE_S = 0.5
@@ -315,7 +315,15 @@ def test_d6_6000_silent_calls_no_longer_pin_memory() -> None:
     """The review's 6000 half-closed unary calls: +114 MiB held until the connection closed."""
     port = free_port()
     popen = subprocess.Popen(
-        [sys.executable, "-m", "server", "--port", str(port), "--log-level", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "whatsapp_errors.server",
+            "--port",
+            str(port),
+            "--log-level",
+            "WARNING",
+        ],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
     )
@@ -361,7 +369,15 @@ def test_d13_rapid_reset_no_longer_pins_memory_round_after_round() -> None:
     """
     port = free_port()
     popen = subprocess.Popen(
-        [sys.executable, "-m", "server", "--port", str(port), "--log-level", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "whatsapp_errors.server",
+            "--port",
+            str(port),
+            "--log-level",
+            "WARNING",
+        ],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
     )

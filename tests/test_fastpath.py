@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.classify.found import MAX_ERRORS, FoundError, InputError
-from server.classify.generic_reader import extract_errors, loads
-from server.classify.webhook_reader import extract_webhook_errors
 from tests.support.webhooks import mixed_payloads
 from tests.test_corpus import CASES
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.server.classify.found import MAX_ERRORS, FoundError, InputError
+from whatsapp_errors.server.classify.generic_reader import extract_errors, loads
+from whatsapp_errors.server.classify.webhook_reader import extract_webhook_errors
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 
 def generic(payload: bytes) -> list[FoundError] | str:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ServerThread
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 SERVICE = pb.DESCRIPTOR.services_by_name["ErrorCatalogService"].full_name
 GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")

@@ -1,4 +1,4 @@
-"""`python -m server.healthcheck` against a server with mutual TLS and a token.
+"""`python -m whatsapp_errors.server.healthcheck` against a server with mutual TLS and a token.
 
 The Docker HEALTHCHECK must be able to probe a TLS server: plaintext fails
 (exit 1), the CA plus client certificate and token succeed (exit 0), and a
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from server.app import ServerConfig
-from server.ops.security import TlsFiles
 from tests.conftest import ServerThread
 from tests.support.certs import Authority
+from whatsapp_errors.server.app import ServerConfig
+from whatsapp_errors.server.ops.security import TlsFiles
 
 TOKEN = "health-test-token-0a9f"
 
@@ -40,7 +40,16 @@ def probe(
     port: int, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server.healthcheck", "--port", str(port), "--timeout", "2", *args],
+        [
+            sys.executable,
+            "-m",
+            "whatsapp_errors.server.healthcheck",
+            "--port",
+            str(port),
+            "--timeout",
+            "2",
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=30,

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.catalog import EMBEDDED_CATALOG, load_catalog
-from server.classify.classifier import Classifier
-from server.ops import gc_freeze as heap
+from whatsapp_errors.server.catalog import EMBEDDED_CATALOG, load_catalog
+from whatsapp_errors.server.classify.classifier import Classifier
+from whatsapp_errors.server.ops import gc_freeze as heap
 
 
 @pytest.fixture(autouse=True)

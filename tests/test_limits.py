@@ -21,11 +21,11 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
-from server.app import MAX_MESSAGE_BYTES, ServerConfig
 from tests.conftest import ServerThread
 from tests.support.processes import ROOT
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.server.app import MAX_MESSAGE_BYTES, ServerConfig
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 LIMIT = 3
 
@@ -180,7 +180,15 @@ def test_a_response_over_the_message_limit_is_resource_exhausted(
 
 def test_a_negative_limit_is_refused_on_the_command_line() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "server", "--max-concurrent-rpcs", "-1", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "whatsapp_errors.server",
+            "--max-concurrent-rpcs",
+            "-1",
+            "--port",
+            "0",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,6 +1,6 @@
 """Structured logs: JSON lines, request ids from metadata or generated, quiet by default.
 
-The servers here are real `python -m server` processes; their stderr is
+The servers here are real `python -m whatsapp_errors.server` processes; their stderr is
 read back and every line must parse as one JSON object.
 """
 
@@ -20,10 +20,16 @@ import grpc
 from grpc._cython import cygrpc
 from grpc_health.v1 import health_pb2
 
-from server.ops.logs import JsonFormatter, RequestIdFilter, TextFormatter, configure, resolve_format
 from tests.support.processes import free_port, wait_serving
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.server.ops.logs import (
+    JsonFormatter,
+    RequestIdFilter,
+    TextFormatter,
+    configure,
+    resolve_format,
+)
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "do-not-log-this-recipient-15550001111"
@@ -34,7 +40,7 @@ def run_server(*args: str) -> list[dict[str, Any]]:
     """Starts a server, makes the same calls, stops it; returns its log lines parsed."""
     port = free_port()
     popen = subprocess.Popen(
-        [sys.executable, "-m", "server", "--port", str(port), *args],
+        [sys.executable, "-m", "whatsapp_errors.server", "--port", str(port), *args],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -147,7 +153,15 @@ def test_d8_health_list_is_answered_and_logs_nothing() -> None:
     """Each unauthenticated Health/List call wrote an ERROR traceback (NotImplementedError)."""
     port = free_port()
     popen = subprocess.Popen(
-        [sys.executable, "-m", "server", "--port", str(port), "--log-format", "json"],
+        [
+            sys.executable,
+            "-m",
+            "whatsapp_errors.server",
+            "--port",
+            str(port),
+            "--log-format",
+            "json",
+        ],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

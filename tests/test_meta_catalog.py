@@ -21,12 +21,12 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
-from server.catalog import Catalog, load_catalog
-from server.catalog.drift import SNAPSHOT, compare, read_snapshot
-from server.classify import Classifier
-from server.classify.found import RawError, to_found
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.server.catalog import Catalog, load_catalog
+from whatsapp_errors.server.catalog.drift import SNAPSHOT, compare, read_snapshot
+from whatsapp_errors.server.classify import Classifier
+from whatsapp_errors.server.classify.found import RawError, to_found
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 DATA = Path(__file__).parent / "data"
 CATALOG = load_catalog()

@@ -23,13 +23,13 @@ import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from server.app import SERVICE_NAME, ServerConfig
-from server.ops.metrics_http import MAX_CONNECTIONS, READ_TIMEOUT
 from tests.conftest import ServerThread
 from tests.support.processes import ROOT, free_port, wait_serving
 from tests.test_limits import OpenStream
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.server.app import SERVICE_NAME, ServerConfig
+from whatsapp_errors.server.ops.metrics_http import MAX_CONNECTIONS, READ_TIMEOUT
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -324,7 +324,7 @@ def _server(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.P
     port, metrics_port = free_port(), free_port()
     popen = subprocess.Popen(
         [
-            *(sys.executable, "-m", "server", "--port", str(port)),
+            *(sys.executable, "-m", "whatsapp_errors.server", "--port", str(port)),
             *("--metrics-port", str(metrics_port), *args, "--log-level", "WARNING"),
         ],
         cwd=ROOT,

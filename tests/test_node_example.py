@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from server.app import ServerConfig
 from tests.conftest import ServerThread
 from tests.support import node
 from tests.support.processes import free_port
 from tests.test_client import CallCounter
+from whatsapp_errors.server.app import ServerConfig
 
 WEBHOOK = node.ROOT / "examples" / "webhook.json"
 

@@ -29,8 +29,8 @@ from tests.support.classifier_strategies import (
     texts,
     webhooks,
 )
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 BOUNDED = settings(
     max_examples=150,

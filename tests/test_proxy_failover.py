@@ -2,7 +2,7 @@
 
 The deployment puts replicas behind a load balancer that speaks gRPC, not
 only behind the client's own round robin (tests/test_failover.py). Here
-nginx (Debian's nginx-light: `grpc_pass`) fronts three `python -m server`
+nginx (Debian's nginx-light: `grpc_pass`) fronts three `python -m whatsapp_errors.server`
 processes; the client library sees one address. Unary calls run in threads
 and a long ClassifyStream is under way when the replica carrying the
 stream is killed (SIGKILL, then in a second run SIGTERM with a grace
@@ -33,11 +33,11 @@ from pathlib import Path
 
 import pytest
 
-from client import ErrorClient
 from tests.support.processes import free_port, wait_serving
 from tests.test_decision_table import status_webhook
 from tests.test_failover import streams_started
 from tests.test_replicas import Replica, start_replica
+from whatsapp_errors.client import ErrorClient
 
 NGINX = shutil.which("nginx") or next(
     (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None

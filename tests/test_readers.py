@@ -18,16 +18,21 @@ import orjson
 import pytest
 from google.rpc import code_pb2
 
-from client.cli.tables import ResultLines
-from server.catalog import load_catalog
-from server.classify.classifier import Classifier
-from server.classify.generic_reader import errors_in_text, extract_errors
-from server.classify.loose_objects import parse_loose_object
-from server.classify.text_codes import codes_in_text
-from server.classify.transport import lower_headers, regain_access, retry_after, wait_seconds
-from server.classify.webhook_reader import extract_webhook_errors
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.client.cli.tables import ResultLines
+from whatsapp_errors.server.catalog import load_catalog
+from whatsapp_errors.server.classify.classifier import Classifier
+from whatsapp_errors.server.classify.generic_reader import errors_in_text, extract_errors
+from whatsapp_errors.server.classify.loose_objects import parse_loose_object
+from whatsapp_errors.server.classify.text_codes import codes_in_text
+from whatsapp_errors.server.classify.transport import (
+    lower_headers,
+    regain_access,
+    retry_after,
+    wait_seconds,
+)
+from whatsapp_errors.server.classify.webhook_reader import extract_webhook_errors
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 CLASSIFIER = Classifier(load_catalog())
 USAGE = orjson.dumps(

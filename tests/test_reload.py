@@ -23,13 +23,13 @@ from pathlib import Path
 import grpc
 import pytest
 
-from server.app import ServerConfig
-from server.catalog import EMBEDDED_CATALOG
-from server.ops.reload import CatalogReloader
 from tests.conftest import ServerThread
 from tests.support.processes import free_port, wait_serving
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.server.app import ServerConfig
+from whatsapp_errors.server.catalog import EMBEDDED_CATALOG
+from whatsapp_errors.server.ops.reload import CatalogReloader
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_VERSION = 'version = "2026.12.03"'
@@ -118,17 +118,17 @@ def test_valid_reload_swaps_and_invalid_keeps_the_old_one(
             ]
         )
         replace_atomically(path, duplicate)
-        with caplog.at_level(logging.ERROR, logger="server.ops.reload"):
+        with caplog.at_level(logging.ERROR, logger="whatsapp_errors.server.ops.reload"):
             assert thread.call(reloader.reload("test")) is False
         assert version_of(stub) == second
-        [record] = [r for r in caplog.records if r.name == "server.ops.reload"]
+        [record] = [r for r in caplog.records if r.name == "whatsapp_errors.server.ops.reload"]
         assert "rejected" in record.getMessage() and second in record.getMessage()
         assert str(path) in record.getMessage() and "111001" in record.getMessage()
 
         # Not TOML at all: refused too, with the parser's line.
         replace_atomically(path, "version = \n[[errors]\n")
         caplog.clear()
-        with caplog.at_level(logging.ERROR, logger="server.ops.reload"):
+        with caplog.at_level(logging.ERROR, logger="whatsapp_errors.server.ops.reload"):
             assert thread.call(reloader.reload("test")) is False
         assert f"{path}:" in caplog.records[-1].getMessage()
         assert version_of(stub) == second
@@ -173,7 +173,7 @@ def test_a_stream_finishes_on_the_version_it_started_with(
 
 
 class Process:
-    """`python -m server` on a free port, stopped with SIGTERM."""
+    """`python -m whatsapp_errors.server` on a free port, stopped with SIGTERM."""
 
     def __init__(self, *args: str) -> None:
         self.port = free_port()
@@ -181,7 +181,7 @@ class Process:
             [
                 sys.executable,
                 "-m",
-                "server",
+                "whatsapp_errors.server",
                 "--port",
                 str(self.port),
                 "--log-format",
@@ -359,7 +359,15 @@ def test_d10_the_server_will_not_start_on_an_empty_overlay(tmp_path: Path) -> No
     overlay = tmp_path / "empty.toml"
     overlay.write_text("", encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "server", "--port", str(free_port()), "--overlay", str(overlay)],
+        [
+            sys.executable,
+            "-m",
+            "whatsapp_errors.server",
+            "--port",
+            str(free_port()),
+            "--overlay",
+            str(overlay),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,6 +1,6 @@
 """Many replicas: three real server processes behind one client-side round-robin channel.
 
-Each replica is `python -m server --port P --metrics-port M`; the load
+Each replica is `python -m whatsapp_errors.server --port P --metrics-port M`; the load
 spread is read back from each replica's own /metrics, as an operator would.
 Also the Docker health check module against a live and a dead port.
 """
@@ -18,11 +18,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from server.app import SERVICE_NAME
 from tests.support.processes import free_port, wait_serving
 from tests.test_metrics import scrape, value
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.server.app import SERVICE_NAME
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 REPLICAS = 3
@@ -48,11 +48,11 @@ class Replica:
 
 
 def start_replica(*extra_args: str, stderr: int | None = None) -> Replica:
-    """Spawns `python -m server` with metrics on free ports (the caller waits for it)."""
+    """Spawns `python -m whatsapp_errors.server` with metrics on free ports (caller waits)."""
     port, metrics_port = free_port(), free_port()
     popen = subprocess.Popen(
         [
-            *(sys.executable, "-m", "server", "--port", str(port)),
+            *(sys.executable, "-m", "whatsapp_errors.server", "--port", str(port)),
             *("--metrics-port", str(metrics_port), "--log-level", "WARNING", *extra_args),
         ],
         cwd=ROOT,
@@ -100,7 +100,13 @@ def test_round_robin_spreads_the_load_over_every_replica(replicas: list[Replica]
 
 def test_healthcheck_module(replicas: list[Replica]) -> None:
     live = subprocess.run(
-        [sys.executable, "-m", "server.healthcheck", "--port", str(replicas[0].port)],
+        [
+            sys.executable,
+            "-m",
+            "whatsapp_errors.server.healthcheck",
+            "--port",
+            str(replicas[0].port),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -108,7 +114,15 @@ def test_healthcheck_module(replicas: list[Replica]) -> None:
     )
     assert live.returncode == 0 and live.stdout.strip() == "SERVING", live
     dead = subprocess.run(
-        [sys.executable, "-m", "server.healthcheck", "--port", str(free_port()), "--timeout", "1"],
+        [
+            sys.executable,
+            "-m",
+            "whatsapp_errors.server.healthcheck",
+            "--port",
+            str(free_port()),
+            "--timeout",
+            "1",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

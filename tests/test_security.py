@@ -1,7 +1,7 @@
 """TLS, mutual TLS, the bearer token and the bind rules, on real servers and channels.
 
 Certificates are made here (tests/certs.py). In-process servers cover the
-transport and the token; real `python -m server` processes cover the flags:
+transport and the token; real `python -m whatsapp_errors.server` processes cover the flags:
 plaintext off loopback is refused, and a fully configured server (mTLS and
 a token) answers only callers with both. Payload content (phone numbers)
 must never reach the logs at INFO.
@@ -24,13 +24,13 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from server.app import ServerConfig
-from server.ops.security import TOKEN_ENV, TlsFiles, is_loopback
 from tests.conftest import ServerThread
 from tests.support.certs import Authority, Pair
 from tests.support.processes import ROOT, free_port
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.server.app import ServerConfig
+from whatsapp_errors.server.ops.security import TOKEN_ENV, TlsFiles, is_loopback
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 TOKEN = "t0k3n-for-tests-only-4f9a2c"
 PHONE = "15551234567"
@@ -306,7 +306,7 @@ class _AddToken(grpc.UnaryUnaryClientInterceptor, grpc.StreamStreamClientInterce
 
 def _run_server(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "server", "--workers", "1", *args],
+        [sys.executable, "-m", "whatsapp_errors.server", "--workers", "1", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

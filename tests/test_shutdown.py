@@ -1,4 +1,4 @@
-"""SIGTERM on a real `python -m server` process, with a stream in flight.
+"""SIGTERM on a real `python -m whatsapp_errors.server` process, with a stream in flight.
 
 Health must turn NOT_SERVING at once, every item sent on an open stream must
 still be answered, and the process must exit 0 within the grace period; a
@@ -19,8 +19,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.support.processes import ROOT, free_port, wait_serving
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 BATCH = 50
 GRACE_SECONDS = 8
@@ -45,7 +45,7 @@ def server_process() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     cmd = [
         sys.executable,
         "-m",
-        "server",
+        "whatsapp_errors.server",
         "--port",
         str(port),
         "--workers",

@@ -17,16 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from server.__main__ import build_parser, parse_args, version
-from server.ops.env_flags import apply_env_defaults, flag_variables
 from tests.support.certs import Authority
 from tests.support.processes import ROOT, free_port, wait_serving
+from whatsapp_errors.server.__main__ import build_parser, parse_args, version
+from whatsapp_errors.server.ops.env_flags import apply_env_defaults, flag_variables
 
 
 def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """A server process that is expected to fail at start-up."""
     return subprocess.run(
-        [sys.executable, "-m", "server", *args],
+        [sys.executable, "-m", "whatsapp_errors.server", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -126,6 +126,12 @@ def test_every_flag_reads_its_waerr_variable() -> None:
     assert table["--metrics-port"] == "WAERR_METRICS_PORT"
     assert table["--max-concurrent-rpcs"] == "WAERR_MAX_CONCURRENT_RPCS"
     assert "--help" not in table and "--version" not in table
+    # The server's certificate is not the client's (client/environment.py reads WAERR_TLS_*).
+    assert table["--tls-cert"] == "WAERR_SERVER_TLS_CERT"
+    assert table["--tls-key"] == "WAERR_SERVER_TLS_KEY"
+    assert table["--tls-client-ca"] == "WAERR_SERVER_TLS_CLIENT_CA"
+    client_side = {"WAERR_TLS_CA", "WAERR_TLS_CERT", "WAERR_TLS_KEY", "WAERR_TLS_SERVER_NAME"}
+    assert client_side.isdisjoint(table.values())
     environ = {
         "WAERR_HOST": "::1",
         "WAERR_PORT": "6000",
@@ -163,7 +169,7 @@ def test_a_bad_variable_is_one_line_naming_it(name: str, value: str, says: str) 
 def test_a_server_started_from_variables_alone_serves() -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server"],
+        [sys.executable, "-m", "whatsapp_errors.server"],
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", "WAERR_PORT": str(port), "WAERR_LOG_LEVEL": "WARNING"},
         stdin=subprocess.DEVNULL,
@@ -187,12 +193,12 @@ def test_apply_env_defaults_leaves_an_unset_variable_alone() -> None:
 
 def test_version_prints_the_package_version() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "server", "--version"],
+        [sys.executable, "-m", "whatsapp_errors.server", "--version"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert done.returncode == 0
-    assert done.stdout.strip() == f"python -m server {version()}"
+    assert done.stdout.strip() == f"python -m whatsapp_errors.server {version()}"
     assert version() != "unknown"

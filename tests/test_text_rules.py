@@ -23,9 +23,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.catalog import load_catalog
-from server.classify import text_match
-from server.classify.text_match import _ALIASES, _MAX_TEXT, TextMatcher, alias_matches, normalise
+from whatsapp_errors.server.catalog import load_catalog
+from whatsapp_errors.server.classify import text_match
+from whatsapp_errors.server.classify.text_match import (
+    _ALIASES,
+    _MAX_TEXT,
+    TextMatcher,
+    alias_matches,
+    normalise,
+)
 
 BOUND_S = 0.005
 """Longest a rule may take on one text of _MAX_TEXT characters (D1's rule took 36 ms)."""

@@ -13,18 +13,18 @@ import json
 import grpc
 import pytest
 
-from server.catalog import EMBEDDED_CATALOG, load_catalog
-from server.classify.classifier import Classifier
-from server.classify.decide import Decision
-from server.classify.found import InputError
-from server.rich_status import OK, invalid_argument_status
-from server.rpc.registration import serialize
-from server.rpc.wire import WireEncoder, varint
 from tests.conftest import ServerThread
 from tests.support.oracle import to_message
 from tests.support.webhooks import mixed_payloads
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.server.catalog import EMBEDDED_CATALOG, load_catalog
+from whatsapp_errors.server.classify.classifier import Classifier
+from whatsapp_errors.server.classify.decide import Decision
+from whatsapp_errors.server.classify.found import InputError
+from whatsapp_errors.server.rich_status import OK, invalid_argument_status
+from whatsapp_errors.server.rpc.registration import serialize
+from whatsapp_errors.server.rpc.wire import WireEncoder, varint
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""`python -m server --workers 2`: pre-forked processes share one port and stop on SIGTERM."""
+"""`python -m whatsapp_errors.server --workers 2`: forked workers share a port, stop on SIGTERM."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import time
 import grpc
 
 from tests.support.processes import ROOT, children, free_port, wait_serving
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 
 def test_two_workers_share_the_port_and_drain_on_sigterm() -> None:
     port = free_port()
-    cmd = [sys.executable, "-m", "server", "--port", str(port), "--workers", "2"]
+    cmd = [sys.executable, "-m", "whatsapp_errors.server", "--port", str(port), "--workers", "2"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE)
     try:
         wait_serving(port, timeout=30)
@@ -43,7 +43,15 @@ def test_two_workers_share_the_port_and_drain_on_sigterm() -> None:
 
 
 def test_workers_must_be_positive() -> None:
-    cmd = [sys.executable, "-m", "server", "--port", str(free_port()), "--workers", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "whatsapp_errors.server",
+        "--port",
+        str(free_port()),
+        "--workers",
+        "0",
+    ]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "--workers must be at least 1" in done.stderr
@@ -71,7 +79,7 @@ def _answers(port: int) -> bool:
 
 def test_d11_a_killed_worker_is_replaced_and_the_port_keeps_answering() -> None:
     port = free_port()
-    cmd = [sys.executable, "-m", "server", "--port", str(port), "--workers", "2"]
+    cmd = [sys.executable, "-m", "whatsapp_errors.server", "--port", str(port), "--workers", "2"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:
         wait_serving(port, timeout=30)
@@ -95,7 +103,7 @@ def test_d11_a_killed_worker_is_replaced_and_the_port_keeps_answering() -> None:
 
 def test_d11_a_crash_loop_stops_the_supervisor_with_status_2() -> None:
     port = free_port()
-    cmd = [sys.executable, "-m", "server", "--port", str(port), "--workers", "2"]
+    cmd = [sys.executable, "-m", "whatsapp_errors.server", "--port", str(port), "--workers", "2"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:
         wait_serving(port, timeout=30)

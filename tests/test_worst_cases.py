@@ -1,4 +1,4 @@
-"""The reliability review's worst requests, each against a fresh `python -m server`.
+"""The reliability review's worst requests, each against a fresh `python -m whatsapp_errors.server`.
 
 For each case (D1-D4 of ../shared/docs/reliability_review.md, the widest
 bodies of B8 and B12, and an 8 MiB batch of empty items) the test checks:
@@ -30,7 +30,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from tests.support.processes import ROOT, free_port, wait_serving
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 HEALTH_BOUND_S = 0.1
 PEAK_RSS_MIB = 200
@@ -76,7 +76,15 @@ class Served:
 def served() -> Iterator[Served]:
     port = free_port()
     popen = subprocess.Popen(
-        [sys.executable, "-m", "server", "--port", str(port), "--log-level", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "whatsapp_errors.server",
+            "--port",
+            str(port),
+            "--log-level",
+            "WARNING",
+        ],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
     )

@@ -3,7 +3,7 @@
 `python -m bench.probes.handler_cost` decodes 1000-item stream requests of the
 benchmark's bodies (`--bodies failed`, the throughput targets' failed-status
 webhooks, or `mixed`) and answers them with the servicer's own batch code
-(`server.rpc.batch.answer_batch_paced`, as ClassifyStream calls it), in
+(`whatsapp_errors.server.rpc.batch.answer_batch_paced`, as ClassifyStream calls it), in
 process, and prints microseconds per item (best of several rounds), split
 into the stages that matter: decoding
 the request, reading each payload (the webhook reader), deciding its errors,
@@ -39,13 +39,13 @@ from collections.abc import Callable, Iterable, Sequence
 
 from bench import workload
 from bench.procs import ROOT
-from server.catalog import EMBEDDED_CATALOG, load_catalog
-from server.classify.classifier import Classifier
-from server.classify.webhook_reader import extract_webhook_errors
-from server.ops.metrics import NoMetrics
-from server.rpc.batch import answer_batch_paced
-from server.rpc.wire import WireEncoder
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.catalog import EMBEDDED_CATALOG, load_catalog
+from whatsapp_errors.server.classify.classifier import Classifier
+from whatsapp_errors.server.classify.webhook_reader import extract_webhook_errors
+from whatsapp_errors.server.ops.metrics import NoMetrics
+from whatsapp_errors.server.rpc.batch import answer_batch_paced
+from whatsapp_errors.server.rpc.wire import WireEncoder
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 BATCH = 1000
 BODIES = 20_000

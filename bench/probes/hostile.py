@@ -22,7 +22,7 @@ from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2
 
 from bench.names import CLASSIFY, CLASSIFY_STREAM, method_path
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 if TYPE_CHECKING:
     from bench.probes.soak import Tally

@@ -4,8 +4,9 @@
 (the benchmark's mixed workload, one failed status as Meta sends it, and a
 batched webhook of 100 statuses with pricing and conversation blocks) and
 prints two small tables: parsing alone, and parsing plus finding every error
-(`server.classify.generic_reader.extract_errors` on the parsed document, or the typed msgspec
-decoder of `server.classify.webhook_reader` that skips unused fields while parsing).
+(`generic_reader.extract_errors` of whatsapp_errors.server.classify on the parsed
+document, or the typed msgspec
+decoder of `whatsapp_errors.server.classify.webhook_reader` that skips unused fields while parsing).
 Numbers are microseconds per body, best of 15 interleaved rounds, in process.
 """
 
@@ -23,9 +24,9 @@ import msgspec
 import orjson
 
 from bench import workload
-from server.classify.generic_reader import extract_errors
-from server.classify.webhook_reader import extract_webhook_errors
 from tests.support import webhooks
+from whatsapp_errors.server.classify.generic_reader import extract_errors
+from whatsapp_errors.server.classify.webhook_reader import extract_webhook_errors
 
 _MSGSPEC = msgspec.json.Decoder()
 

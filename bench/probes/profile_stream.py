@@ -1,7 +1,7 @@
 """Where the server's time goes under ClassifyStream load: py-spy on the live server.
 
 `python -m bench.probes.profile_stream` starts the default server
-(`python -m server`), drives it with the load generator's stream scenario
+(`python -m whatsapp_errors.server`), drives it with the load generator's stream scenario
 (batches of 1000 failed-status webhooks, answers decoded and checked, as in
 `make bench`), and once the server is busy samples it with py-spy for
 `--seconds`. It prints the top functions by own samples (the frame that

@@ -1,6 +1,6 @@
 """`make soak` / `python -m bench.probes.soak --seconds N`: mixed good and hostile load.
 
-Starts a real `python -m server` subprocess (bench/procs.py) and drives it
+Starts a real `python -m whatsapp_errors.server` subprocess (bench/procs.py) and drives it
 from this process with grpc.aio. The good load: unary Classify (bare codes,
 webhooks, texts), catalog lookups, ClassifyStream batches on streams that
 are opened, used and closed over and over (some cancelled mid-stream on
@@ -45,7 +45,7 @@ from bench.loadgen import CHANNEL_OPTIONS
 from bench.names import CLASSIFY_STREAM, method_path
 from bench.probes.hostile import IDLE_TIMEOUT_S, Hostile
 from bench.stats import percentile
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 CLOCK = time.perf_counter
 DEFAULT_SECONDS = 120.0

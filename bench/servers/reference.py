@@ -20,8 +20,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from bench.answers import EMPTY_STREAM, EMPTY_UNARY
 from bench.names import SERVICE
-from server.app import MAX_MESSAGE_BYTES
-from server.rpc.registration import GenericOnly
+from whatsapp_errors.server.app import MAX_MESSAGE_BYTES
+from whatsapp_errors.server.rpc.registration import GenericOnly
 
 OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -51,7 +51,7 @@ def build(address: str) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
     )
     server.add_generic_rpc_handlers((handler,))
     servicer = health.aio.HealthServicer()
-    # Health as a generic handler only, as the service adds it (server.app.GenericOnly):
+    # Health as a generic handler only, as the service adds it (server/app.py, GenericOnly):
     # a registered method costs every call, and the ceiling must not pay what we don't.
     health_pb2_grpc.add_HealthServicer_to_server(servicer, GenericOnly(server))
     if server.add_insecure_port(address) == 0:

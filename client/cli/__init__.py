@@ -1,6 +1,6 @@
 """`waerr`, the command line: commands (argparse and dispatch), tables (how
 answers print), files (JSON Lines in and out with a progress bar)."""
 
-from client.cli.commands import main
+from whatsapp_errors.client.cli.commands import main
 
 __all__ = ["main"]

@@ -1,7 +1,7 @@
-"""`python -m client.cli`: the same as the `waerr` script."""
+"""`python -m whatsapp_errors.client.cli`: the same as the `waerr` script."""
 
 import sys
 
-from client.cli.commands import main
+from whatsapp_errors.client.cli.commands import main
 
 sys.exit(main())

@@ -10,18 +10,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from client import environment as env
-from client.cli import tables as fmt
-from client.config import (
+from whatsapp_errors.client import environment as env
+from whatsapp_errors.client.cli import tables as fmt
+from whatsapp_errors.client.config import (
     DEFAULT_TARGET,
     DEFAULT_TIMEOUT_SECONDS,
     ClientConfig,
     grpc_target,
     read_token,
 )
-from client.inputs import DEFAULT_BATCH_ITEMS, MAX_BATCH_ITEMS
-from client.version import version
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.client.inputs import DEFAULT_BATCH_ITEMS, MAX_BATCH_ITEMS
+from whatsapp_errors.client.version import version
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 PROG = "waerr"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from(args: argparse.Namespace) -> ClientConfig:
     """The client configuration the flags ask for, WAERR_* variables filling the rest.
 
-    The same variables as ErrorClient.from_env() (client.environment); a flag wins.
+    The same variables as ErrorClient.from_env() (whatsapp_errors.client.environment); a flag wins.
     """
     config = env.config_from_env(
         target=args.target,

@@ -22,8 +22,8 @@ from typing import BinaryIO
 
 import grpc
 
-from client.cli import tables as fmt
-from client.cli.arguments import (
+from whatsapp_errors.client.cli import tables as fmt
+from whatsapp_errors.client.cli.arguments import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
@@ -33,13 +33,13 @@ from client.cli.arguments import (
     check,
     config_from,
 )
-from client.cli.files import classify_file, count_lines, read_items
-from client.config import ConfigError
-from client.environment import target_from_env
-from client.status import describe, error_metadata
-from client.stream_state import DEFAULT_WINDOW
-from client.sync_client import ErrorClient
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.client.cli.files import classify_file, count_lines, read_items
+from whatsapp_errors.client.config import ConfigError
+from whatsapp_errors.client.environment import target_from_env
+from whatsapp_errors.client.status import describe, error_metadata
+from whatsapp_errors.client.stream_state import DEFAULT_WINDOW
+from whatsapp_errors.client.sync_client import ErrorClient
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 
 def _open_input(name: str, stack: ExitStack) -> BinaryIO:

@@ -17,10 +17,10 @@ from typing import BinaryIO
 
 from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs shipped
 
-from client.cli.tables import ResultLines, enum_label, table
-from client.retry import should_retry
-from client.sync_client import ErrorClient
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.client.cli.tables import ResultLines, enum_label, table
+from whatsapp_errors.client.retry import should_retry
+from whatsapp_errors.client.sync_client import ErrorClient
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 _COUNT_CHUNK = 1 << 20
 

@@ -15,7 +15,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2  # noqa: F401  # registers the status details for JSON
 
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 
 def enum_label(enum: Any, value: int) -> str:

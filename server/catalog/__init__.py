@@ -1,7 +1,7 @@
 """The catalog: the TOML data, its validation, and the ErrorInfo messages built from it."""
 
-from server.catalog.loader import EMBEDDED_CATALOG, load_catalog
-from server.catalog.model import (
+from whatsapp_errors.server.catalog.loader import EMBEDDED_CATALOG, load_catalog
+from whatsapp_errors.server.catalog.model import (
     RETRYABLE_STRATEGIES,
     Catalog,
     CatalogError,

@@ -4,7 +4,7 @@
 checked against (codes, subcodes, titles, pages). When Meta's pages change,
 write a newer snapshot in the same format and run
 
-    python -m server.catalog.drift NEW.json        (make catalog-drift SNAPSHOT=NEW.json)
+    python -m whatsapp_errors.server.catalog.drift NEW.json   (make catalog-drift SNAPSHOT=NEW.json)
 
 to see the codes Meta added, the ones it dropped and the ones it retitled,
 against the catalog as it is. Exit 0 when nothing differs, 1 otherwise.
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from server.catalog import Catalog, load_catalog
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.catalog import Catalog, load_catalog
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 SNAPSHOT = Path(__file__).with_name("meta_codes.json")
 """The snapshot the embedded catalog was checked against."""
@@ -90,7 +90,9 @@ def _name(key: Key) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Prints the drift and exits 1 when there is any."""
-    parser = argparse.ArgumentParser(prog="python -m server.catalog.drift", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m whatsapp_errors.server.catalog.drift", description=__doc__
+    )
     parser.add_argument("snapshot", type=Path, nargs="?", default=SNAPSHOT)
     parser.add_argument("--catalog", type=Path, default=None, help="default: the embedded one")
     args = parser.parse_args(argv)

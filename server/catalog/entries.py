@@ -15,7 +15,7 @@ import datetime
 import re
 from typing import Any
 
-from server.catalog.fields import (
+from whatsapp_errors.server.catalog.fields import (
     check_keys,
     enum_value,
     failer,
@@ -23,8 +23,8 @@ from server.catalog.fields import (
     tables,
     text_value,
 )
-from server.catalog.model import Entry, Family, Rule
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.catalog.model import Entry, Family, Rule
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 _RANGE = re.compile(r"^\s*(\d+)\s*[–-]\s*(\d+)\s*$")
 _MAX_RANGE = 10_000

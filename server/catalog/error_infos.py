@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from google.protobuf.duration_pb2 import Duration
 
-from server.catalog.model import Catalog, Entry, Family, Rule
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.catalog.model import Catalog, Entry, Family, Rule
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 STRATEGY_ADVICE: dict[pb.RetryStrategy.ValueType, str] = {
     pb.RETRY_STRATEGY_RETRY_WITH_BACKOFF: "Retry with exponential backoff.",

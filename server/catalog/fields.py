@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from server.catalog.model import CatalogError
+from whatsapp_errors.server.catalog.model import CatalogError
 
 
 def header_lines(text: str, table: str) -> list[int]:

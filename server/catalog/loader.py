@@ -14,15 +14,20 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from server.catalog.entries import provenance_defaults, read_errors, read_families, read_pairs
-from server.catalog.fields import check_keys, enum_value, failer, tables, text_value
-from server.catalog.model import (
+from whatsapp_errors.server.catalog.entries import (
+    provenance_defaults,
+    read_errors,
+    read_families,
+    read_pairs,
+)
+from whatsapp_errors.server.catalog.fields import check_keys, enum_value, failer, tables, text_value
+from whatsapp_errors.server.catalog.model import (
     Catalog,
     CatalogError,
     CategoryDef,
     Entry,
 )
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 RETRYABLE_STRATEGIES = frozenset(
     {pb.RETRY_STRATEGY_RETRY_WITH_BACKOFF, pb.RETRY_STRATEGY_RETRY_AFTER}

@@ -12,14 +12,14 @@ from typing import Any
 
 from google.protobuf import json_format, struct_pb2
 
-from server.catalog import Catalog
-from server.classify.codes import MAX_SYMBOL
-from server.classify.decide import Decider, Decision
-from server.classify.found import InputError, RawError, to_found
-from server.classify.generic_reader import errors_in_text, extract_errors, loads
-from server.classify.transport import apply_transport, read_transport
-from server.classify.webhook_reader import extract_webhook_errors
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.catalog import Catalog
+from whatsapp_errors.server.classify.codes import MAX_SYMBOL
+from whatsapp_errors.server.classify.decide import Decider, Decision
+from whatsapp_errors.server.classify.found import InputError, RawError, to_found
+from whatsapp_errors.server.classify.generic_reader import errors_in_text, extract_errors, loads
+from whatsapp_errors.server.classify.transport import apply_transport, read_transport
+from whatsapp_errors.server.classify.webhook_reader import extract_webhook_errors
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 """Largest JSON body one input may carry (the proto documents it)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.classify.found import MAX_CODE, InputError, show
+from whatsapp_errors.server.classify.found import MAX_CODE, InputError, show
 
 MAX_SYMBOL = 64
 """Longest symbolic code kept: BSP codes are short names, anything longer is prose."""

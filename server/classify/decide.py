@@ -12,12 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.catalog import Catalog
-from server.catalog.error_infos import MessageCache, family_info, inferred_info, shaped_info
-from server.classify.found import FoundError
-from server.classify.text_match import STRONG, TextMatch, TextMatcher
-from server.classify.waits import wait_in_text
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.catalog import Catalog
+from whatsapp_errors.server.catalog.error_infos import (
+    MessageCache,
+    family_info,
+    inferred_info,
+    shaped_info,
+)
+from whatsapp_errors.server.classify.found import FoundError
+from whatsapp_errors.server.classify.text_match import STRONG, TextMatch, TextMatcher
+from whatsapp_errors.server.classify.waits import wait_in_text
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 GENERIC_CODES = frozenset({1, 2, 100})
 """Graph API codes that only say "see the subcode" when a subcode is present."""

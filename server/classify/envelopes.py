@@ -27,15 +27,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from server.classify.error_fields import (
+from whatsapp_errors.server.classify.error_fields import (
     as_list,
     copy,
     first_str,
     read_error,
     to_str,
 )
-from server.classify.found import RawError, ensure_room
-from server.classify.transport import http_status_of
+from whatsapp_errors.server.classify.found import RawError, ensure_room
+from whatsapp_errors.server.classify.transport import http_status_of
 
 _FAILED = frozenset(("failed", "undelivered", "rejected", "undeliverable", "expired"))
 _INFOBIP_FAILED = frozenset(("REJECTED", "UNDELIVERABLE", "EXPIRED"))

@@ -14,9 +14,9 @@ from __future__ import annotations
 from contextlib import suppress
 from typing import Any
 
-from server.classify.codes import read_code
-from server.classify.found import InputError, RawError, ensure_room
-from server.classify.transport import http_status_of
+from whatsapp_errors.server.classify.codes import read_code
+from whatsapp_errors.server.classify.found import InputError, RawError, ensure_room
+from whatsapp_errors.server.classify.transport import http_status_of
 
 CODE_KEYS = ("code", "error_code", "errorCode", "ErrorCode", "failedCode")
 TITLE_KEYS = ("title", "error_user_title", "reason")

@@ -12,8 +12,8 @@ from collections.abc import Sized
 from dataclasses import dataclass
 from typing import Any
 
-from server.classify.text_codes import codes_in_text
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.classify.text_codes import codes_in_text
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 MAX_CODE = 2**63 - 1
 MAX_ERRORS = 10_000

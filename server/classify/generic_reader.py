@@ -19,8 +19,8 @@ from typing import Any
 
 import orjson
 
-from server.classify.envelopes import read_envelope
-from server.classify.error_fields import (
+from whatsapp_errors.server.classify.envelopes import read_envelope
+from whatsapp_errors.server.classify.error_fields import (
     ERROR_OBJECT_KEYS,
     STRONG_KEYS,
     as_dict,
@@ -32,9 +32,15 @@ from server.classify.error_fields import (
     read_error,
     to_str,
 )
-from server.classify.found import FoundError, InputError, RawError, ensure_room, to_found
-from server.classify.text_codes import fragments
-from server.classify.transport import http_status_of, lower_headers, wait_seconds
+from whatsapp_errors.server.classify.found import (
+    FoundError,
+    InputError,
+    RawError,
+    ensure_room,
+    to_found,
+)
+from whatsapp_errors.server.classify.text_codes import fragments
+from whatsapp_errors.server.classify.transport import http_status_of, lower_headers, wait_seconds
 
 NOT_RECOGNISED = (
     "not a recognised body: expected a Meta webhook (`entry`), a Graph API error (`error`), "

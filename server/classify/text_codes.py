@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from server.classify.loose_objects import parse_loose_object
+from whatsapp_errors.server.classify.loose_objects import parse_loose_object
 
 MAX_SCAN = 256 * 1024
 """Characters of one text scanned for codes: log lines are short; the rest is payload noise."""

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from server.catalog import Catalog, Entry
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.catalog import Catalog, Entry
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 CONF_CODE_MARKER = 0.9
 CONF_EXACT = 0.85

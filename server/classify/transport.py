@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from server.classify.found import FoundError, InputError
+from whatsapp_errors.server.classify.found import FoundError, InputError
 
 MAX_WAIT_SECONDS = 31 * 86_400
 """Longest wait believed: a header asking for more is capped here."""

@@ -7,7 +7,7 @@ with msgspec into typed structs skips every field the classifier ignores
 half of a generic JSON parse, and walking typed structs is cheaper than
 walking dicts.
 
-The fast path must find exactly what `server.classify.generic_reader.extract_errors` finds,
+The fast path must find exactly what `generic_reader.extract_errors` finds,
 so it only answers when it is sure: anything unusual (a type it did not
 expect, a value carrying several containers whose key order would matter, a
 value-level status, a top level that is not a webhook) returns None and the
@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from server.classify.found import (
+from whatsapp_errors.server.classify.found import (
     MAX_CODE,
     MAX_CONTEXT_TEXT,
     MAX_ERRORS,
@@ -34,13 +34,13 @@ from server.classify.found import (
     ensure_room,
     with_text_codes,
 )
-from server.classify.transport import http_status_of
-from server.classify.webhook_structs import Error as _Error
-from server.classify.webhook_structs import ErrorData as _ErrorData
-from server.classify.webhook_structs import Status as _Status
-from server.classify.webhook_structs import Value as _Value
-from server.classify.webhook_structs import Webhook as _Webhook
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.classify.transport import http_status_of
+from whatsapp_errors.server.classify.webhook_structs import Error as _Error
+from whatsapp_errors.server.classify.webhook_structs import ErrorData as _ErrorData
+from whatsapp_errors.server.classify.webhook_structs import Status as _Status
+from whatsapp_errors.server.classify.webhook_structs import Value as _Value
+from whatsapp_errors.server.classify.webhook_structs import Webhook as _Webhook
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 _UNSET: Any = msgspec.UNSET
 _SIBLINGS = tuple(f for f in _Webhook.__struct_fields__ if f not in ("entry", "error"))

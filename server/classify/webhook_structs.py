@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from server.classify.found import MAX_CONTEXT_ID, MAX_CONTEXT_TEXT
+from whatsapp_errors.server.classify.found import MAX_CONTEXT_ID, MAX_CONTEXT_TEXT
 
 _UNSET: Any = msgspec.UNSET
 

@@ -34,10 +34,18 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
-from server.ops.arrival import DEFAULT_REQUEST_TIMEOUT, ArrivalClock
-from server.ops.decoding import Check, Decode, Read, checked, stream_in, unary_in, undecodable
-from server.ops.refusals import Refusals
-from server.rich_status import ServiceError, resource_exhausted
+from whatsapp_errors.server.ops.arrival import DEFAULT_REQUEST_TIMEOUT, ArrivalClock
+from whatsapp_errors.server.ops.decoding import (
+    Check,
+    Decode,
+    Read,
+    checked,
+    stream_in,
+    unary_in,
+    undecodable,
+)
+from whatsapp_errors.server.ops.refusals import Refusals
+from whatsapp_errors.server.rich_status import ServiceError, resource_exhausted
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 
-from server.ops.refusals import Refusals
+from whatsapp_errors.server.ops.refusals import Refusals
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
-from server.rich_status import ServiceError
+from whatsapp_errors.server.rich_status import ServiceError
 
 Context = Any  # grpc.aio.ServicerContext
 Decode = Callable[[bytes], Any]

@@ -6,6 +6,11 @@ is `WAERR_` and the flag's name in capitals with `-` as `_`. A flag given on
 the command line wins over its variable. Values are read as the flag reads
 its argument; a switch (`--insecure`) takes 1/true/yes/on or 0/false/no/off.
 A value that does not parse is an error naming the variable.
+
+The TLS flags are the exception: `--tls-cert` reads WAERR_SERVER_TLS_CERT.
+The client reads WAERR_TLS_CERT/KEY/CA as *its* certificate and CA
+(client/environment.py), and a pod that runs both (a sidecar, a health
+probe, `waerr` in the container) must be able to set each side apart.
 """
 
 from __future__ import annotations
@@ -15,15 +20,19 @@ import os
 from collections.abc import Mapping
 
 PREFIX = "WAERR_"
+SERVER_PREFIX = "WAERR_SERVER_"
+"""For the flags whose client-side variable means the other end (SERVER_SIDE)."""
+SERVER_SIDE = ("tls-",)
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 _SKIPPED = (argparse._HelpAction, argparse._VersionAction)
 
 
 def env_name(action: argparse.Action) -> str:
-    """The variable for a flag: `--metrics-port` reads WAERR_METRICS_PORT."""
-    flag = max(action.option_strings, key=len)
-    return PREFIX + flag.lstrip("-").upper().replace("-", "_")
+    """A flag's variable: `--port` reads WAERR_PORT, `--tls-key` WAERR_SERVER_TLS_KEY."""
+    flag = max(action.option_strings, key=len).lstrip("-")
+    prefix = SERVER_PREFIX if flag.startswith(SERVER_SIDE) else PREFIX
+    return prefix + flag.upper().replace("-", "_")
 
 
 def flag_variables(parser: argparse.ArgumentParser) -> list[tuple[str, str]]:

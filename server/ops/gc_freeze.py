@@ -18,7 +18,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from server.classify.classifier import Classifier
+    from whatsapp_errors.server.classify.classifier import Classifier
 
 _LOGGER = logging.getLogger(__name__)
 

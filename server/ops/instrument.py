@@ -18,8 +18,8 @@ from typing import Any
 
 import grpc
 
-from server.ops.logs import bind_call, request_summary
-from server.ops.metrics import LATENCY_BUCKETS, Histogram, Metrics
+from whatsapp_errors.server.ops.logs import bind_call, request_summary
+from whatsapp_errors.server.ops.metrics import LATENCY_BUCKETS, Histogram, Metrics
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -45,13 +45,13 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from server.ops import metrics_http
-from server.ops.unknown_codes import UnknownCodes
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.ops import metrics_http
+from whatsapp_errors.server.ops.unknown_codes import UnknownCodes
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 if TYPE_CHECKING:
-    from server.catalog import Catalog
-    from server.classify.decide import Decision
+    from whatsapp_errors.server.catalog import Catalog
+    from whatsapp_errors.server.classify.decide import Decision
 
 _LOGGER = logging.getLogger(__name__)
 

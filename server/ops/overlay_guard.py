@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from server.catalog import CatalogError
+from whatsapp_errors.server.catalog import CatalogError
 
 CONTENT_TABLES = ("errors", "pairs", "families", "http_statuses")
 """What an overlay may add; it must add at least one of them."""

@@ -23,9 +23,9 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from server.catalog import CatalogError, load_catalog
-from server.classify.classifier import Classifier, ClassifierHolder
-from server.ops.overlay_guard import check_overlay
+from whatsapp_errors.server.catalog import CatalogError, load_catalog
+from whatsapp_errors.server.classify.classifier import Classifier, ClassifierHolder
+from whatsapp_errors.server.ops.overlay_guard import check_overlay
 
 _LOGGER = logging.getLogger(__name__)
 

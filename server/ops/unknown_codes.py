@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 if TYPE_CHECKING:
-    from server.classify.decide import Decision
+    from whatsapp_errors.server.classify.decide import Decision
 
 MAX_TITLE_CHARS = 120
 DEFAULT_CAPACITY = 1000

@@ -18,12 +18,12 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from server.classify.classifier import Classifier
-from server.classify.decide import Decision
-from server.classify.found import InputError
-from server.classify.text_match import TextBudgetError, metering
-from server.rich_status import invalid_argument_status
-from server.rpc.budget import (
+from whatsapp_errors.server.classify.classifier import Classifier
+from whatsapp_errors.server.classify.decide import Decision
+from whatsapp_errors.server.classify.found import InputError
+from whatsapp_errors.server.classify.text_match import TextBudgetError, metering
+from whatsapp_errors.server.rich_status import invalid_argument_status
+from whatsapp_errors.server.rpc.budget import (
     ESTIMATE_ABOVE,
     MAX_MESSAGE_BYTES,
     MAX_REQUEST_ERRORS,
@@ -31,7 +31,7 @@ from server.rpc.budget import (
     RequestBudget,
     text_exceeded,
 )
-from server.rpc.pacing import (
+from whatsapp_errors.server.rpc.pacing import (
     HEAVY_INPUT_BYTES,
     YIELD_EVERY_SECONDS,
     Pacer,
@@ -40,12 +40,12 @@ from server.rpc.pacing import (
     off_loop,
     weight,
 )
-from server.rpc.summary import Summary
-from server.rpc.wire import WireEncoder
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.rpc.summary import Summary
+from whatsapp_errors.server.rpc.wire import WireEncoder
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 if TYPE_CHECKING:
-    from server.ops.metrics import Metrics
+    from whatsapp_errors.server.ops.metrics import Metrics
 
 _Outcome = tuple[list[Decision], bytes] | InputError | OverBudgetError
 _STATUS_LIMIT = MAX_MESSAGE_BYTES - 1024

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 import grpc
 
-from server.classify.text_match import TextBudgetError, TextMeter
-from server.rich_status import ServiceError, budget_exceeded_status
+from whatsapp_errors.server.classify.text_match import TextBudgetError, TextMeter
+from whatsapp_errors.server.rich_status import ServiceError, budget_exceeded_status
 
 if TYPE_CHECKING:
-    from server.classify.decide import Decision
+    from whatsapp_errors.server.classify.decide import Decision
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 """Largest request or response message, on both sides (clients use the same)."""

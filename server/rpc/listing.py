@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import weakref
 
-from server.classify.classifier import Classifier
-from server.classify.text_match import normalise
-from server.rich_status import invalid_argument
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.classify.classifier import Classifier
+from whatsapp_errors.server.classify.text_match import normalise
+from whatsapp_errors.server.rich_status import invalid_argument
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 MAX_QUERY_CHARS = 512
 """Longest query ListErrors reads."""

@@ -22,12 +22,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from server.classify.classifier import Classifier
-from server.classify.decide import Decision
-from server.classify.found import MAX_ERRORS, InputError
-from server.classify.text_match import TextBudgetError, TextMeter, metering
-from server.rpc.budget import RequestBudget, text_exceeded
-from server.rpc.struct_input import struct_document
+from whatsapp_errors.server.classify.classifier import Classifier
+from whatsapp_errors.server.classify.decide import Decision
+from whatsapp_errors.server.classify.found import MAX_ERRORS, InputError
+from whatsapp_errors.server.classify.text_match import TextBudgetError, TextMeter, metering
+from whatsapp_errors.server.rpc.budget import RequestBudget, text_exceeded
+from whatsapp_errors.server.rpc.struct_input import struct_document
 
 HEAVY_INPUT_BYTES = 4096
 """Inputs larger than this are classified off the loop.

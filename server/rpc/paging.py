@@ -12,7 +12,7 @@ import hashlib
 
 import orjson
 
-from server.rich_status import invalid_argument
+from whatsapp_errors.server.rich_status import invalid_argument
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500

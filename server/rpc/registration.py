@@ -12,8 +12,8 @@ from typing import Any
 
 import grpc
 
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 SERVICE = pb.DESCRIPTOR.services_by_name["ErrorCatalogService"]
 """The service's descriptor: its full name and methods, spelled once, by protoc."""
@@ -49,17 +49,34 @@ def serialize(response: Any) -> bytes:
     return data
 
 
-class _Capture:
-    """Stands in for a server to catch the generated method handlers."""
+_HANDLER_FACTORIES: dict[tuple[bool, bool], Any] = {  # (client streams, server streams)
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
 
-    def __init__(self) -> None:
-        self.handlers: dict[str, Any] = {}
 
-    def add_generic_rpc_handlers(self, handlers: Any) -> None:
-        pass
+def method_handlers(servicer: pb_grpc.ErrorCatalogServiceServicer) -> dict[str, Any]:
+    """The servicer's handlers, built from the descriptor as the generated code builds them.
 
-    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
-        self.handlers.update(handlers)
+    Not taken from the generated add_..._to_server: stubs from grpcio-tools
+    1.62 (the ones shipped, so the client runs on old grpcio) register a
+    generic handler only, newer ones registered methods too, and neither
+    exposes the handlers themselves.
+    """
+    handlers: dict[str, Any] = {}
+    for method in SERVICE.methods:
+        request, response = (getattr(pb, t.name) for t in (method.input_type, method.output_type))
+        factory = _HANDLER_FACTORIES[method.client_streaming, method.server_streaming]
+        handlers[method.name] = factory(
+            getattr(servicer, method.name),
+            request_deserializer=request.FromString,
+            response_serializer=serialize
+            if method.name in RAW_METHODS
+            else response.SerializeToString,
+        )
+    return handlers
 
 
 def add_servicer(servicer: pb_grpc.ErrorCatalogServiceServicer, server: grpc.aio.Server) -> None:
@@ -68,10 +85,5 @@ def add_servicer(servicer: pb_grpc.ErrorCatalogServiceServicer, server: grpc.aio
     Adds a generic handler only, never registered methods: see `GenericOnly`
     for what each registered method costs every call.
     """
-    capture = _Capture()
-    pb_grpc.add_ErrorCatalogServiceServicer_to_server(servicer, capture)
-    handlers = dict(capture.handlers)
-    for method in RAW_METHODS:
-        handlers[method] = handlers[method]._replace(response_serializer=serialize)
-    generic = grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)
+    generic = grpc.method_handlers_generic_handler(SERVICE.full_name, method_handlers(servicer))
     server.add_generic_rpc_handlers((generic,))

@@ -12,26 +12,26 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from server.classify.classifier import Classifier, ClassifierHolder
-from server.classify.found import InputError
-from server.rich_status import (
+from whatsapp_errors.server.classify.classifier import Classifier, ClassifierHolder
+from whatsapp_errors.server.classify.found import InputError
+from whatsapp_errors.server.rich_status import (
     ServiceError,
     invalid_argument,
     not_found,
 )
-from server.rpc.batch import answer_batch, answer_batch_paced, summarize_items
-from server.rpc.budget import OverBudgetError
-from server.rpc.listing import matching, query_words
-from server.rpc.pacing import classify_request
-from server.rpc.paging import decode_token, encode_token, page_size
-from server.rpc.summary import Summary
-from server.rpc.wire import WireEncoder
-from server.rpc.wire_guard import MAX_BATCH_ITEMS, batch_too_large
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
-from whatsapp.errors.v1 import error_catalog_pb2_grpc as pb_grpc
+from whatsapp_errors.server.rpc.batch import answer_batch, answer_batch_paced, summarize_items
+from whatsapp_errors.server.rpc.budget import OverBudgetError
+from whatsapp_errors.server.rpc.listing import matching, query_words
+from whatsapp_errors.server.rpc.pacing import classify_request
+from whatsapp_errors.server.rpc.paging import decode_token, encode_token, page_size
+from whatsapp_errors.server.rpc.summary import Summary
+from whatsapp_errors.server.rpc.wire import WireEncoder
+from whatsapp_errors.server.rpc.wire_guard import MAX_BATCH_ITEMS, batch_too_large
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 
 if TYPE_CHECKING:
-    from server.ops.metrics import Metrics
+    from whatsapp_errors.server.ops.metrics import Metrics
 
 __all__ = ["MAX_BATCH_ITEMS", "ErrorCatalogServicer", "answer_batch"]  # answer_batch: bench/
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from google.protobuf import struct_pb2
 
-from server.classify.found import InputError
+from whatsapp_errors.server.classify.found import InputError
 
 MAX_VALUES = 100_000
 """Most values (objects, arrays, strings, numbers...) one `json` input may hold."""

@@ -10,8 +10,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from server.classify.decide import Decision
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.classify.decide import Decision
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 
 class Summary:

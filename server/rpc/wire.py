@@ -21,9 +21,9 @@ from collections.abc import Sequence
 
 from google.protobuf.duration_pb2 import Duration
 
-from server.classify.decide import Decision
-from server.rich_status import OK
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.classify.decide import Decision
+from whatsapp_errors.server.rich_status import OK
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 _HEAD_CACHE_MAX = 8192
 _CODE_CACHE_MAX = 4096

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from server.rich_status import ServiceError, invalid_argument
-from server.rpc.budget import OverBudgetError
-from server.rpc.registration import SERVICE
+from whatsapp_errors.server.rich_status import ServiceError, invalid_argument
+from whatsapp_errors.server.rpc.budget import OverBudgetError
+from whatsapp_errors.server.rpc.registration import SERVICE
 
 MAX_BATCH_ITEMS = 1000
 """Most items one ClassifyStream or SummarizeErrors request may carry."""

@@ -20,7 +20,7 @@ import pytest
 
 from bench import answers, loadgen, procs
 from bench.names import CLASSIFY, CLASSIFY_STREAM, SERVICE, method_path
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 MISSPELLED = f"/{SERVICE}/Clasify"

@@ -15,13 +15,13 @@ from pywa.errors import WhatsAppError
 from bench import answers, workload
 from bench.loadgen import StreamAnswers
 from bench.names import CLASSIFY_STREAM
-from server.catalog import EMBEDDED_CATALOG, load_catalog
-from server.classify.classifier import Classifier
-from server.ops.metrics import NoMetrics
-from server.rpc.batch import answer_batch
-from server.rpc.wire import WireEncoder
 from tests.support.webhooks import Mix, mixed_payloads
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.catalog import EMBEDDED_CATALOG, load_catalog
+from whatsapp_errors.server.classify.classifier import Classifier
+from whatsapp_errors.server.ops.metrics import NoMetrics
+from whatsapp_errors.server.rpc.batch import answer_batch
+from whatsapp_errors.server.rpc.wire import WireEncoder
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 
 def _codes_written(body: bytes) -> list[int]:

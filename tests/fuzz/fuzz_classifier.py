@@ -27,14 +27,6 @@ from google.protobuf import json_format, struct_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.catalog import load_catalog
-from server.classify.classifier import Classifier
-from server.classify.codes import parse_code
-from server.classify.decide import Decision
-from server.classify.found import InputError
-from server.classify.generic_reader import extract_errors, loads
-from server.classify.webhook_reader import extract_webhook_errors
-from server.rpc.wire import WireEncoder
 from tests.support.classifier_strategies import (
     bad_code_forms,
     code_forms,
@@ -49,7 +41,15 @@ from tests.support.classifier_strategies import (
 )
 from tests.support.oracle import to_message
 from tests.test_properties import sane
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.catalog import load_catalog
+from whatsapp_errors.server.classify.classifier import Classifier
+from whatsapp_errors.server.classify.codes import parse_code
+from whatsapp_errors.server.classify.decide import Decision
+from whatsapp_errors.server.classify.found import InputError
+from whatsapp_errors.server.classify.generic_reader import extract_errors, loads
+from whatsapp_errors.server.classify.webhook_reader import extract_webhook_errors
+from whatsapp_errors.server.rpc.wire import WireEncoder
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 _LOGGER = logging.getLogger(__name__)
 

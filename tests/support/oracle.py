@@ -6,8 +6,8 @@ compare its serialisation with server/rpc/wire.py's cached bytes.
 
 from __future__ import annotations
 
-from server.classify.decide import Decision
-from whatsapp.errors.v1 import error_catalog_pb2 as pb
+from whatsapp_errors.server.classify.decide import Decision
+from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 
 def to_message(decision: Decision) -> pb.Classification:

@@ -1,7 +1,7 @@
 """Server subprocesses for the tests: a free port, the checkout, waiting for SERVING.
 
-The tests start real `python -m server` processes (signals, workers,
-replicas); these helpers find a port, run from the checkout so `-m server`
+The tests start real `python -m whatsapp_errors.server` processes (signals, workers,
+replicas); these helpers find a port, run from the checkout so `-m whatsapp_errors.server`
 imports, and wait until the gRPC health service says SERVING.
 """
 
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import grpc
 
-from server.healthcheck import check
+from whatsapp_errors.server.healthcheck import check
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[2]
-"""The checkout: subprocesses run from here so `-m server` imports."""
+"""The checkout: subprocesses run from here so `-m whatsapp_errors.server` imports."""
 
 
 def free_port() -> int:

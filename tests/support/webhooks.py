@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from server.catalog import EMBEDDED_CATALOG, load_catalog
+from whatsapp_errors.server.catalog import EMBEDDED_CATALOG, load_catalog
 
 SEED = 20261125
 BARE_CODE = 131047

@@ -8,7 +8,7 @@ failure exactly as a backend received it and says what to do about it.
 
 from collections import abc as _abc
 from grpc import aio as _aio
-from whatsapp.errors.v1 import error_catalog_pb2 as _error_catalog_pb2
+from . import error_catalog_pb2 as _error_catalog_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
