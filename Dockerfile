@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The WhatsApp delivery-error service: one stateless replica per container.
-#   docker build -t whatsapp-delivery-errors .
-#   docker run --rm -p 50051:50051 -p 9464:9464 whatsapp-delivery-errors
+#   docker build -t whatsapp-errors-server:1.0.0 .     (the tag is the packages' version)
+#   docker run --rm -p 50051:50051 -p 9464:9464 whatsapp-errors-server:1.0.0
 # Slim, non-root, no compilers in the final image; health from the gRPC health service.
 
 ARG PYTHON_VERSION=3.12
@@ -20,6 +20,9 @@ RUN pip wheel --wheel-dir /wheels ./client .
 
 # ---- run ------------------------------------------------------------------------------
 FROM python:${PYTHON_VERSION}-slim
+ARG VERSION=1.0.0
+LABEL org.opencontainers.image.title="whatsapp-errors-server" \
+      org.opencontainers.image.version="${VERSION}"
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links=/wheels whatsapp-errors-server \

@@ -25,10 +25,10 @@ from whatsapp_errors.server.app import (
 )
 from whatsapp_errors.server.catalog import EMBEDDED_CATALOG, CatalogError
 from whatsapp_errors.server.ops import admission as limits
-from whatsapp_errors.server.ops import security
+from whatsapp_errors.server.ops import native_stderr, security
 from whatsapp_errors.server.ops.arrival import DEFAULT_REQUEST_TIMEOUT
 from whatsapp_errors.server.ops.env_flags import apply_env_defaults
-from whatsapp_errors.server.ops.logs import FORMATS
+from whatsapp_errors.server.ops.logs import FORMATS, resolve_format
 from whatsapp_errors.server.ops.logs import configure as configure_logging
 from whatsapp_errors.server.workers import DEFAULT_WORKERS, run_workers
 
@@ -184,7 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     # Hand the GIL to gRPC's poller thread within 0.5 ms instead of 5 ms, so a call
     # that arrived waits less behind a busy handler (bench/README.md).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    configure_logging(args.log_level, args.log_format)
+    if resolve_format(args.log_format, sys.stderr) == "json":  # the C core's lines too
+        configure_logging(args.log_level, "json", native_stderr.route())
+    else:
+        configure_logging(args.log_level, args.log_format)
     try:
         secure = security.settings_from_args(args)
     except security.SecurityConfigError as exc:
@@ -210,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    """One plain line for the person or the orchestrator that started us, even in JSON mode."""
+    print(f"error: {message}", file=native_stderr.console())
     return 2
 
 

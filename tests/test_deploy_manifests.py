@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,8 @@ from whatsapp_errors.server.catalog import load_catalog
 
 _LOGGER = logging.getLogger(__name__)
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
 """Oldest supported (preStop `sleep` needs 1.30) and the newest schema bundled."""
 
@@ -125,3 +128,20 @@ def test_dockerfile_runs_as_non_root_with_a_grpc_health_check() -> None:
     assert "-slim" in dockerfile
     ignore = (DEPLOY.parent / ".dockerignore").read_text(encoding="utf-8").split()
     assert ignore[ignore.index("*") :][:1] == ["*"]  # deny by default, allow what ships
+
+
+def test_the_image_tag_is_the_packages_version_everywhere() -> None:
+    """One number: both pyprojects, the Dockerfile's label, the manifest's image, the docs."""
+    versions = {
+        tomllib.loads((ROOT / path).read_text(encoding="utf-8"))["project"]["version"]
+        for path in ("pyproject.toml", "client/pyproject.toml")
+    }
+    assert len(versions) == 1
+    [version] = versions
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert f"ARG VERSION={version}\n" in dockerfile
+    assert f"docker build -t whatsapp-errors-server:{version} ." in dockerfile
+    [container] = load("deployment.yaml")["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == f"whatsapp-errors-server:{version}"
+    tags = re.findall(r"whatsapp-errors-server:([\w.]+)", (ROOT / "docs/operations.md").read_text())
+    assert tags and set(tags) == {version}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 import signal
 import subprocess
@@ -212,3 +213,34 @@ def test_d8_grpc_tracebacks_for_client_deadline_races_become_one_warning_per_10_
     events = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [e["level"] for e in events] == ["WARNING", "ERROR"]
     assert "exc" not in events[0] and "client-caused; 1 such" in events[0]["msg"]
+
+
+def test_json_mode_turns_grpc_core_lines_into_json_objects_too() -> None:
+    """grpc's C core writes to fd 2 itself; with --log-format json each line is still one object."""
+    port = free_port()
+    popen = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "whatsapp_errors.server",
+            "--port",
+            str(port),
+            "--log-format",
+            "json",
+        ],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "GRPC_VERBOSITY": "debug"},  # makes the C core write a line at start
+    )
+    try:
+        wait_serving(port)
+    finally:
+        popen.send_signal(signal.SIGTERM)
+        _, err = popen.communicate(timeout=20)
+    assert popen.returncode == 0
+    events = [json.loads(line) for line in err.splitlines()]  # every line is one JSON object
+    core = [e for e in events if e["logger"] == "grpc.core"]
+    assert core and all(e["source"] and e["level"] in {"INFO", "WARNING", "ERROR"} for e in core)
+    assert events[-1]["msg"] == "stopped"  # the relay drained before the process ended
