@@ -23,14 +23,12 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from whatsapp_errors.server.catalog import EMBEDDED_CATALOG, load_catalog
 from whatsapp_errors.server.classify.classifier import Classifier, ClassifierHolder
 from whatsapp_errors.server.ops import gc_freeze as heap
-from whatsapp_errors.server.ops.admission import (
-    DEFAULT_MAX_HEALTH_WATCHES,
-    DEFAULT_STREAM_IDLE_SECONDS,
-)
+from whatsapp_errors.server.ops.admission import DEFAULT_STREAM_IDLE_SECONDS
 from whatsapp_errors.server.ops.admission import interceptors as limit_interceptors
 from whatsapp_errors.server.ops.arrival import DEFAULT_REQUEST_TIMEOUT
 from whatsapp_errors.server.ops.auth import interceptors as auth_interceptors
 from whatsapp_errors.server.ops.health import HealthServicer
+from whatsapp_errors.server.ops.health_admission import DEFAULT_MAX_HEALTH_WATCHES
 from whatsapp_errors.server.ops.instrument import instrument
 from whatsapp_errors.server.ops.metrics import Metrics, NoMetrics
 from whatsapp_errors.server.ops.overlay_guard import check_overlay

@@ -14,7 +14,8 @@ import pytest
 from tests.test_corpus import VALID, request_for
 from whatsapp_errors.server.catalog import load_catalog
 from whatsapp_errors.server.classify import Classifier
-from whatsapp_errors.server.classify.found import RawError, to_found
+from whatsapp_errors.server.classify.error_context import to_found
+from whatsapp_errors.server.classify.found import RawError
 from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 CLASSIFIER = Classifier(load_catalog())

@@ -24,7 +24,8 @@ from google.rpc import error_details_pb2, status_pb2
 from whatsapp_errors.server.catalog import Catalog, load_catalog
 from whatsapp_errors.server.catalog.drift import SNAPSHOT, compare, read_snapshot
 from whatsapp_errors.server.classify import Classifier
-from whatsapp_errors.server.classify.found import RawError, to_found
+from whatsapp_errors.server.classify.error_context import to_found
+from whatsapp_errors.server.classify.found import RawError
 from whatsapp_errors.v1 import error_catalog_pb2 as pb
 from whatsapp_errors.v1 import error_catalog_pb2_grpc as pb_grpc
 

@@ -7,14 +7,24 @@ that states none (the provider's document names itself once).
 
 A `range` entry lists every code of the range, except codes that have an
 entry of their own: Meta documents 200–299 as one row and 200 as another.
+
+This module walks the tables and checks listings against each other (a
+code listed twice, a pair listed twice); the fields of each table are read
+by server/catalog/entry_fields.py.
 """
 
 from __future__ import annotations
 
-import datetime
-import re
 from typing import Any
 
+from whatsapp_errors.server.catalog.entry_fields import (
+    DECISION_KEYS,
+    PROVENANCE_KEYS,
+    read_codes,
+    read_decision,
+    read_entry_fields,
+    read_provenance,
+)
 from whatsapp_errors.server.catalog.fields import (
     check_keys,
     enum_value,
@@ -23,23 +33,16 @@ from whatsapp_errors.server.catalog.fields import (
     tables,
     text_value,
 )
-from whatsapp_errors.server.catalog.model import Entry, Family, Rule
+from whatsapp_errors.server.catalog.model import Entry, Family
 from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
-_RANGE = re.compile(r"^\s*(\d+)\s*[–-]\s*(\d+)\s*$")
-_MAX_RANGE = 10_000
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_RULE_PATTERN = re.compile(r"^[\w .,:;'/%#()-]+(\|[\w .,:;'/%#()-]+)*$")
-"""Rule patterns are alternations of literal words and punctuation: linear to match."""
-_DECISION = ("retry_strategy", "actor")
-_PROVENANCE = ("doc_url", "checked", "decision_basis")
 _ERROR_KEYS_REQUIRED = (
     "category",
     "source",
     "reason",
     "description",
     "recommended_action",
-    *_DECISION,
+    *DECISION_KEYS,
 )
 _ERROR_KEYS_OPTIONAL = (
     "code",
@@ -48,7 +51,7 @@ _ERROR_KEYS_OPTIONAL = (
     "retry_after_seconds",
     "recommended_action_language",
     "recommended_action_en",
-    *_PROVENANCE,
+    *PROVENANCE_KEYS,
     "retired",
     "http_status",
     "retry_budget",
@@ -57,10 +60,8 @@ _ERROR_KEYS_OPTIONAL = (
 )
 _PAIR_KEYS_REQUIRED = ("code", "subcode", *(k for k in _ERROR_KEYS_REQUIRED))
 _PAIR_KEYS_OPTIONAL = tuple(k for k in _ERROR_KEYS_OPTIONAL if k not in ("code", "range"))
-_RULE_KEYS_REQUIRED = ("name", "details_pattern", *_DECISION, "decision_basis")
-_RULE_KEYS_OPTIONAL = ("retry_after_seconds", "retry_budget")
-_FAMILY_KEYS_REQUIRED = ("first", "last", "name", "category", *_DECISION)
-_FAMILY_KEYS_OPTIONAL = ("retry_after_seconds", *_PROVENANCE)
+_FAMILY_KEYS_REQUIRED = ("first", "last", "name", "category", *DECISION_KEYS)
+_FAMILY_KEYS_OPTIONAL = ("retry_after_seconds", *PROVENANCE_KEYS)
 
 
 def provenance_defaults(doc: dict[str, Any], where: str) -> dict[int, dict[str, Any]]:
@@ -75,7 +76,7 @@ def provenance_defaults(doc: dict[str, Any], where: str) -> dict[int, dict[str, 
         source = enum_value(pb.Source, "SOURCE_", name, "source", fail)
         if not isinstance(table, dict):
             fail("must be a table")
-        check_keys(table, (), _PROVENANCE, fail)
+        check_keys(table, (), PROVENANCE_KEYS, fail)
         result[source] = dict(table)
     return result
 
@@ -95,8 +96,8 @@ def read_errors(
         )
         required = [k for k in _ERROR_KEYS_REQUIRED if not (k == "source" and default_source)]
         check_keys(raw, required, (*_ERROR_KEYS_OPTIONAL, "source"), fail)
-        codes, written_range = _codes(raw, fail)
-        fields = _entry_fields(raw, line, fail, default_source, defaults)
+        codes, written_range = read_codes(raw, fail)
+        fields = read_entry_fields(raw, line, fail, default_source, defaults)
         parsed.append((codes, written_range, fields, fail))
     own = {codes[0] for codes, written, _, _ in parsed if not written}
     result: list[Entry] = []
@@ -139,7 +140,7 @@ def read_pairs(
         subcode = int_value(raw["subcode"], "subcode", fail, minimum=1)
         if (code, subcode) in result:
             fail(f"the pair {code}/{subcode} is listed twice")
-        fields = _entry_fields(raw, line, fail, None, defaults)
+        fields = read_entry_fields(raw, line, fail, None, defaults)
         result[(code, subcode)] = Entry(code=code, subcode=subcode, **fields)
     return result
 
@@ -156,8 +157,8 @@ def read_families(
         first, last = int_value(raw["first"], "first", fail), int_value(raw["last"], "last", fail)
         if last < first:
             fail(f"`last` ({last}) is below `first` ({first})")
-        strategy, actor, retry_after = _decision(raw, fail)
-        doc_url, checked_on, basis = _provenance({**provenance, **raw}, fail)
+        strategy, actor, retry_after = read_decision(raw, fail)
+        doc_url, checked_on, basis = read_provenance({**provenance, **raw}, fail)
         result.append(
             Family(
                 first=first,
@@ -173,131 +174,3 @@ def read_families(
             )
         )
     return tuple(result)
-
-
-def _entry_fields(
-    raw: dict[str, Any],
-    line: int,
-    fail: Any,
-    default_source: pb.Source.ValueType | None,
-    defaults: dict[int, dict[str, Any]],
-) -> dict[str, Any]:
-    """Everything of an entry but its code: decision, texts, provenance."""
-    category = enum_value(pb.Category, "CATEGORY_", raw["category"], "category", fail)
-    if category == pb.CATEGORY_UNKNOWN:
-        fail("UNKNOWN is for unmatched codes; file the code under a real category")
-    source = (
-        enum_value(pb.Source, "SOURCE_", raw["source"], "source", fail)
-        if "source" in raw
-        else (default_source or pb.SOURCE_UNSPECIFIED)
-    )
-    strategy, actor, retry_after = _decision(raw, fail)
-    additional = _flag(raw, "additional_listing", fail)
-    language = text_value(
-        raw.get("recommended_action_language", "en"), "recommended_action_language", fail
-    )
-    translations: tuple[tuple[str, str], ...] = ()
-    if "recommended_action_en" in raw:
-        translations = (
-            ("en", text_value(raw["recommended_action_en"], "recommended_action_en", fail)),
-        )
-    elif language != "en":
-        fail("an action not written in English needs `recommended_action_en`")
-    doc_url, checked_on, basis = _provenance({**defaults.get(source, {}), **raw}, fail)
-    http_status = int_value(raw.get("http_status", 0), "http_status", fail)
-    if http_status and not 100 <= http_status <= 599:
-        fail(f"`http_status` {http_status} is not an HTTP status")
-    rules_raw = raw.get("rules", [])
-    if not isinstance(rules_raw, list) or not all(isinstance(r, dict) for r in rules_raw):
-        fail("`rules` must be written as [[errors.rules]] tables")
-    return {
-        "category": category,
-        "reason": text_value(raw["reason"], "reason", fail),
-        "description": text_value(raw["description"], "description", fail),
-        "recommended_action": text_value(
-            raw["recommended_action"], "recommended_action", fail, allow_empty=True
-        ),
-        "source": source,
-        "retry_strategy": strategy,
-        "actor": actor,
-        "retry_after_seconds": retry_after,
-        "recommended_action_language": language,
-        "translations": translations,
-        "additional_listing": additional,
-        "line": line,
-        "doc_url": doc_url,
-        "checked_on": checked_on,
-        "decision_basis": basis,
-        "retired": _flag(raw, "retired", fail),
-        "http_status": http_status,
-        "retry_budget": int_value(raw.get("retry_budget", 0), "retry_budget", fail),
-        "wait_from_details": _flag(raw, "wait_from_details", fail),
-        "rules": tuple(_rule(rule, fail) for rule in rules_raw),
-    }
-
-
-def _rule(raw: dict[str, Any], fail: Any) -> Rule:
-    check_keys(raw, _RULE_KEYS_REQUIRED, _RULE_KEYS_OPTIONAL, fail)
-    written = text_value(raw["details_pattern"], "details_pattern", fail)
-    if not _RULE_PATTERN.match(written):
-        fail(
-            f"rule `details_pattern` {written!r} must be literal words separated by `|` "
-            "(no regex operators: matching must stay linear)"
-        )
-    strategy, actor, retry_after = _decision(raw, fail)
-    return Rule(
-        name=text_value(raw["name"], "name", fail),
-        pattern=re.compile("|".join(re.escape(part) for part in written.split("|")), re.I),
-        retry_strategy=strategy,
-        actor=actor,
-        retry_after_seconds=retry_after,
-        retry_budget=int_value(raw.get("retry_budget", 0), "retry_budget", fail),
-        decision_basis=text_value(raw["decision_basis"], "decision_basis", fail),
-    )
-
-
-def _decision(raw: dict[str, Any], fail: Any) -> tuple[Any, Any, int]:
-    strategy = enum_value(
-        pb.RetryStrategy, "RETRY_STRATEGY_", raw["retry_strategy"], "retry_strategy", fail
-    )
-    actor = enum_value(pb.Actor, "ACTOR_", raw["actor"], "actor", fail)
-    retry_after = int_value(raw.get("retry_after_seconds", 0), "retry_after_seconds", fail)
-    if strategy == pb.RETRY_STRATEGY_RETRY_AFTER and retry_after == 0:
-        fail("retry_strategy RETRY_AFTER needs `retry_after_seconds`")
-    return strategy, actor, retry_after
-
-
-def _provenance(raw: dict[str, Any], fail: Any) -> tuple[str, str, str]:
-    checked = raw.get("checked", "")
-    if isinstance(checked, datetime.date):
-        checked = checked.isoformat()
-    if checked and not (isinstance(checked, str) and _DATE.match(checked)):
-        fail(f"`checked` must be a date written YYYY-MM-DD, got {checked!r}")
-    return (
-        text_value(raw.get("doc_url", ""), "doc_url", fail, allow_empty=True),
-        str(checked),
-        text_value(raw.get("decision_basis", ""), "decision_basis", fail, allow_empty=True),
-    )
-
-
-def _flag(raw: dict[str, Any], key: str, fail: Any) -> bool:
-    value = raw.get(key, False)
-    if not isinstance(value, bool):
-        fail(f"`{key}` must be true or false")
-    return bool(value)
-
-
-def _codes(raw: dict[str, Any], fail: Any) -> tuple[list[int], str]:
-    if ("code" in raw) == ("range" in raw):
-        fail('give exactly one of `code = N` or `range = "FIRST–LAST"`')
-    if "code" in raw:
-        return [int_value(raw["code"], "code", fail)], ""
-    written = text_value(raw["range"], "range", fail)
-    match = _RANGE.match(written)
-    if not match:
-        fail(f'`range` must look like "115001–115005", got {written!r}')
-    assert match is not None
-    first, last = int(match.group(1)), int(match.group(2))
-    if last < first or last - first >= _MAX_RANGE:
-        fail(f"`range` {written!r} must go up and span at most {_MAX_RANGE} codes")
-    return list(range(first, last + 1)), written

@@ -15,7 +15,8 @@ from google.protobuf import json_format, struct_pb2
 from whatsapp_errors.server.catalog import Catalog
 from whatsapp_errors.server.classify.codes import MAX_SYMBOL
 from whatsapp_errors.server.classify.decide import Decider, Decision
-from whatsapp_errors.server.classify.found import InputError, RawError, to_found
+from whatsapp_errors.server.classify.error_context import to_found
+from whatsapp_errors.server.classify.found import InputError, RawError
 from whatsapp_errors.server.classify.generic_reader import errors_in_text, extract_errors, loads
 from whatsapp_errors.server.classify.transport import apply_transport, read_transport
 from whatsapp_errors.server.classify.webhook_reader import extract_webhook_errors

@@ -10,7 +10,8 @@ string), with the HTTP status and headers a wrapper carries. Errors nested
 one or two levels inside a vendor object are found too. Tolerates the
 variants seen in the wild: codes as strings or names, a string
 `error_data`, missing `message`/`details`, a WhatsApp code in
-`error_subcode`.
+`error_subcode`. The statuses, messages and errors inside a webhook or a
+value are walked by server/classify/generic_webhook.py.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ from typing import Any
 import orjson
 
 from whatsapp_errors.server.classify.envelopes import read_envelope
+from whatsapp_errors.server.classify.error_context import to_found
 from whatsapp_errors.server.classify.error_fields import (
     ERROR_OBJECT_KEYS,
     STRONG_KEYS,
-    as_dict,
-    as_list,
     copy,
     fill,
     is_empty,
@@ -32,13 +32,8 @@ from whatsapp_errors.server.classify.error_fields import (
     read_error,
     to_str,
 )
-from whatsapp_errors.server.classify.found import (
-    FoundError,
-    InputError,
-    RawError,
-    ensure_room,
-    to_found,
-)
+from whatsapp_errors.server.classify.found import FoundError, InputError, RawError
+from whatsapp_errors.server.classify.generic_webhook import walk_container, walk_webhook
 from whatsapp_errors.server.classify.text_codes import fragments
 from whatsapp_errors.server.classify.transport import http_status_of, lower_headers, wait_seconds
 
@@ -126,14 +121,14 @@ def _read_body(
 ) -> bool:
     """Appends the errors of one body; False when nothing in it is recognisable."""
     if "entry" in doc:
-        _walk_webhook(doc, copy(ctx, shape=ctx.shape or "meta_webhook"), path, out)
+        walk_webhook(doc, copy(ctx, shape=ctx.shape or "meta_webhook"), path, out)
         return True
     if "error" in doc:
         _read_error_key(doc, ctx, path, out)
         return True
     if any(key in doc for key in _CONTAINER_KEYS):
         shape = ctx.shape or ("on_premises" if "meta" in doc else "value")
-        _walk_container(doc, copy(ctx, shape=shape), path, out)
+        walk_container(doc, copy(ctx, shape=shape), path, out)
         return True
     if read_envelope(doc, ctx, path, out):
         return True
@@ -252,71 +247,6 @@ def _read_array(
                 where, f"expected a JSON object (webhook or error body), got {json_type(item)}"
             )
     return None if recognised else problem
-
-
-def _walk_webhook(doc: dict[str, Any], base: RawError, path: str, out: list[RawError]) -> None:
-    for i, entry in enumerate(as_list(doc, "entry", path)):
-        entry_path = f"{path}.entry[{i}]"
-        entry = as_dict(entry, entry_path)
-        ctx = copy(base, business_account_id=to_str(entry.get("id")))
-        for j, change in enumerate(as_list(entry, "changes", entry_path)):
-            change_path = f"{entry_path}.changes[{j}]"
-            change = as_dict(change, change_path)
-            value = change.get("value")
-            if value is None:
-                continue
-            value = as_dict(value, f"{change_path}.value")
-            metadata = value.get("metadata")
-            phone = to_str(metadata.get("phone_number_id")) if isinstance(metadata, dict) else ""
-            _walk_container(value, copy(ctx, phone_number_id=phone), f"{change_path}.value", out)
-
-
-def _walk_container(obj: dict[str, Any], ctx: RawError, path: str, out: list[RawError]) -> None:
-    """A `value`, a status or a message: follows its statuses, messages and errors in order."""
-    if "status" in obj or "recipient_id" in obj:
-        ctx = _with_status(obj, ctx)
-    for key in obj:
-        if key == "statuses":
-            for i, status in enumerate(as_list(obj, key, path)):
-                status_path = f"{path}.statuses[{i}]"
-                status = as_dict(status, status_path)
-                _walk_status(status, ctx, status_path, out)
-        elif key == "messages":
-            for i, message in enumerate(as_list(obj, key, path)):
-                message_path = f"{path}.messages[{i}]"
-                message = as_dict(message, message_path)
-                if "errors" in message:
-                    msg_ctx = copy(ctx, message_id=to_str(message.get("id")), inbound=True)
-                    _walk_errors(message, msg_ctx, message_path, out)
-        elif key == "errors":
-            _walk_errors(obj, ctx, path, out)
-
-
-def _walk_status(status: dict[str, Any], ctx: RawError, path: str, out: list[RawError]) -> None:
-    status_ctx = _with_status(status, ctx)
-    if "errors" in status and status["errors"] is not None:
-        before = len(out)
-        _walk_errors(status, status_ctx, path, out)
-        if len(out) > before:
-            return
-    if status_ctx.status.lower() == "failed":  # a failure with no error item is still a failure
-        ensure_room(out, path)
-        out.append(copy(status_ctx, path=path))
-
-
-def _walk_errors(obj: dict[str, Any], ctx: RawError, path: str, out: list[RawError]) -> None:
-    for i, item in enumerate(as_list(obj, "errors", path)):
-        read_error(item, ctx, f"{path}.errors[{i}]", out, ctx.shape)
-
-
-def _with_status(obj: dict[str, Any], ctx: RawError) -> RawError:
-    return copy(
-        ctx,
-        message_id=to_str(obj.get("id")) or ctx.message_id,
-        recipient_id=to_str(obj.get("recipient_id")) or ctx.recipient_id,
-        status=to_str(obj.get("status")) or ctx.status,
-        timestamp=to_str(obj.get("timestamp")) or ctx.timestamp,
-    )
 
 
 def _first(doc: dict[str, Any], keys: tuple[str, ...]) -> str:

@@ -4,7 +4,8 @@ Callers often hold only text: the provider's own failures reach them as
 `cURL error 28: ...` or `read ECONNRESET`, and older webhooks carry only a
 title. Rules, from most to least certain: a Graph API `(#code)` marker, the
 whole text equal to a reason or description, a reason inside the text, an
-alias rule, then shared rare words.
+alias rule (server/classify/text_aliases.py), then shared rare words. What
+a request may match is metered (server/classify/text_budget.py).
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 
 from whatsapp_errors.server.catalog import Catalog, Entry
+from whatsapp_errors.server.classify.text_aliases import ALIASES, alias_matches
+from whatsapp_errors.server.classify.text_budget import ACTIVE_METER
 from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 CONF_CODE_MARKER = 0.9
@@ -44,94 +44,6 @@ _STOPWORDS = frozenset(
     "messages error errors failed".split()
 )
 
-# Aliases for texts that name a failure without using the catalog's wording.
-# Each maps alternatives on the normalised text to a catalog code; an
-# alternative is a sequence of steps that must occur in that order, a step
-# any one of its phrases. `words(...)` phrases stand as whole words (regex
-# `\b...\b`), `inside(...)` phrases may touch other letters. Matching is
-# str.find plus a look at the neighbouring characters, and each step
-# resumes where the last one ended, so one rule reads the text once: a
-# pattern such as `\bssl\b.*\berror\b` instead rescans the rest of the
-# text for every "ssl" in it (quadratic).
-
-
-@dataclass(frozen=True, slots=True)
-class _Phrase:
-    text: str
-    whole_word: bool
-
-
-_Step = tuple[_Phrase, ...]
-"""Any one of these phrases."""
-
-
-def words(*phrases: str) -> _Step:
-    r"""Phrases that must stand as whole words, as `\bphrase\b` in a regex."""
-    return tuple(_Phrase(phrase, True) for phrase in phrases)
-
-
-def inside(*phrases: str) -> _Step:
-    """Phrases that may sit inside longer words."""
-    return tuple(_Phrase(phrase, False) for phrase in phrases)
-
-
-_ALIASES: tuple[tuple[int, tuple[tuple[_Step, ...], ...]], ...] = (
-    (114005, ((words("econnreset"),), (inside("connection reset by peer"),))),
-    (113001, ((words("operation timed out", "connection timed out", "etimedout"),),)),
-    (113003, ((words("ssl"), words("error", "handshake")), (words("tls handshake"),))),
-    (113004, ((words("failed to connect", "connection refused", "econnrefused"),),)),
-    (116002, ((words("429", "too many requests"),),)),
-    (114001, ((words("502", "bad gateway"),),)),
-    (131047, ((words("more than 24 hours", "re-engagement"),),)),
-)
-
-
-def _is_word_char(char: str) -> bool:
-    r"""What regex `\w` matches in a str pattern: letters and digits of any script, `_`."""
-    return char.isalnum() or char == "_"
-
-
-def _find_phrase(text: str, phrase: _Phrase, start: int) -> int:
-    """End of the first occurrence of `phrase` at or after `start`, or -1.
-
-    Each retry starts one past the last hit, so all retries together read
-    the text once.
-    """
-    needle = phrase.text
-    at = text.find(needle, start)
-    while at >= 0:
-        end = at + len(needle)
-        if not phrase.whole_word or (
-            (at == 0 or not _is_word_char(text[at - 1]))
-            and (end == len(text) or not _is_word_char(text[end]))
-        ):
-            return end
-        at = text.find(needle, at + 1)
-    return -1
-
-
-def _find_step(text: str, step: _Step, start: int) -> int:
-    """End of the earliest occurrence of any phrase of `step` at or after `start`, or -1."""
-    ends = [end for phrase in step if (end := _find_phrase(text, phrase, start)) >= 0]
-    return min(ends) if ends else -1
-
-
-def alias_matches(text: str, alternatives: tuple[tuple[_Step, ...], ...]) -> bool:
-    """True when every step of one alternative occurs in `text`, in order.
-
-    The earliest end of a step leaves the most text for the next one, so
-    taking it is never wrong and no step is tried twice.
-    """
-    for steps in alternatives:
-        at = 0
-        for step in steps:
-            at = _find_step(text, step, at)
-            if at < 0:
-                break
-        else:
-            return True
-    return False
-
 
 @dataclass(frozen=True, slots=True)
 class TextMatch:
@@ -145,48 +57,6 @@ class TextMatch:
 def normalise(text: str) -> str:
     """Case-folded, straight quotes, single spaces, no trailing full stop."""
     return " ".join(text.translate(_QUOTES).casefold().split()).rstrip(".")
-
-
-class TextBudgetError(Exception):
-    """The request in progress matched more text than its budget allows."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"more than {limit} characters of error text to match")
-        self.limit = limit
-
-
-class TextMeter:
-    """Characters of text one request may have matched afresh (cache hits are free).
-
-    A request's texts are matched deep inside the readers, so the meter
-    rides along in a context variable (`metering`) rather than through
-    every call, and the matcher charges it before the work.
-    """
-
-    __slots__ = ("limit", "used")
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-
-    def charge(self, chars: int) -> None:
-        """Counts `chars`; TextBudgetError once the total is past the limit."""
-        self.used += chars
-        if self.used > self.limit:
-            raise TextBudgetError(self.limit)
-
-
-_METER: ContextVar[TextMeter | None] = ContextVar("text_meter", default=None)
-
-
-@contextmanager
-def metering(meter: TextMeter) -> Iterator[TextMeter]:
-    """Charges every text matched in this context (this task or thread) to `meter`."""
-    token = _METER.set(meter)
-    try:
-        yield meter
-    finally:
-        _METER.reset(token)
 
 
 class TextMatcher:
@@ -209,7 +79,7 @@ class TextMatcher:
             words = documents.setdefault(entry.code, set())
             words.update(_words(f"{entry.reason} {entry.description}"))
         self._reasons = sorted(reasons.items(), key=lambda item: -len(item[0]))
-        self._aliases = tuple((a, c) for c, a in _ALIASES if c in catalog.listings)
+        self._aliases = tuple((a, c) for c, a in ALIASES if c in catalog.listings)
         frequency = Counter(word for words in documents.values() for word in words)
         total = max(len(documents), 1)
         self._idf = {word: math.log(1 + total / count) for word, count in frequency.items()}
@@ -229,7 +99,7 @@ class TextMatcher:
             cached = self._cache.get(texts, _MISS)
             if cached is not _MISS:
                 return cached  # type: ignore[return-value]
-        meter = _METER.get()
+        meter = ACTIVE_METER.get()
         if meter is not None:  # what _match reads: each text up to _MAX_TEXT
             meter.charge(total if cacheable else sum(min(len(t), _MAX_TEXT) for t in texts))
         best = self._match(texts)

@@ -10,9 +10,9 @@ slots one connection can take is capped by the transport
 
 A slot must not be held for nothing: a stream that sends no request
 message for `--stream-idle-timeout` seconds is ended with UNAVAILABLE (the
-client library opens a new one; nothing was in flight). Health Check is
-never counted or refused, so probes answer at the limit; health Watch
-streams, which a caller can open without a token, have their own small cap.
+client library opens a new one; nothing was in flight). Health is never
+counted against the limit, so probes answer when the server is full
+(server/ops/health_admission.py: Watch streams have their own small cap).
 
 The same wrapper decodes the request messages itself: grpcio answers bytes
 that are not a valid message (corrupt wire format, a string field that is
@@ -44,6 +44,7 @@ from whatsapp_errors.server.ops.decoding import (
     unary_in,
     undecodable,
 )
+from whatsapp_errors.server.ops.health_admission import DEFAULT_MAX_HEALTH_WATCHES, HealthAdmission
 from whatsapp_errors.server.ops.refusals import Refusals
 from whatsapp_errors.server.rich_status import ServiceError, resource_exhausted
 
@@ -53,8 +54,6 @@ DEFAULT_MAX_CONCURRENT_RPCS = 1000
 """Calls and streams one server process runs at once (0 turns the limit off)."""
 DEFAULT_STREAM_IDLE_SECONDS = 60.0
 """A stream waiting this long for its next request message is ended."""
-DEFAULT_MAX_HEALTH_WATCHES = 64
-"""Health Watch streams at once (probes use Check, which is never limited)."""
 UNLIMITED_PREFIXES = ("/grpc.health.v1.Health/",)
 """Methods never counted against the main limit: probes must answer when the server is full."""
 
@@ -78,8 +77,6 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
             raise ValueError(f"the limit must be at least 1, got {limit}")
         self.limit = limit if limit is not None else float("inf")
         self.in_flight = 0
-        self.watches = 0
-        self.health_watches = health_watches
         self.idle_timeout = idle_timeout or None
         self.clock = ArrivalClock(request_timeout)
         """Reads unary requests under their deadline (server/ops/arrival.py)."""
@@ -90,17 +87,8 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
         )
         self._busy = (error.grpc_code, error.status.message, error.trailing_metadata)
         self._busy_refusals = Refusals("too_many_rpcs", on_refused)
-        watch_error = resource_exhausted(
-            f"{health_watches} health Watch streams already open (--max-health-watches); "
-            "probes can use Check, which is never limited",
-            "TOO_MANY_HEALTH_WATCHES",
-        )
-        self._watch_busy = (
-            watch_error.grpc_code,
-            watch_error.status.message,
-            watch_error.trailing_metadata,
-        )
-        self._watch_refusals = Refusals("too_many_health_watches", on_refused)
+        self.health = HealthAdmission(health_watches, self.clock, on_refused)
+        """Health's methods: Check never limited, Watch under its own cap."""
         self._note = on_refused or _ignore  # metrics: undecodable, unparsed, idle
         self._checks = dict(checks or {})
         """Per method: a look at the raw bytes before they are parsed (server/rpc/wire_guard.py)."""
@@ -123,7 +111,7 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
         if not method.startswith(UNLIMITED_PREFIXES):
             wrapped = self._wrap(handler, self._checks.get(method))
         else:  # health: Check never limited, Watch under its own cap
-            wrapped = self._health(handler)
+            wrapped = self.health.wrap(handler)
         self._wrapped[method] = (handler, wrapped)
         return wrapped
 
@@ -150,28 +138,6 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
         behavior = self._unary_out(handler.unary_unary, unary_in(decode), arrive=True)
         return grpc.stream_unary_rpc_method_handler(behavior, None, serialize)
 
-    def _health(self, handler: Handler) -> Handler:
-        """Health's methods, reading their request under the deadline; Watch capped."""
-        if handler.request_streaming:
-            return handler
-        clock, decode = self.clock, handler.request_deserializer
-        serialize = handler.response_serializer
-        if handler.response_streaming:
-            watch = self._watch(handler.unary_stream)
-
-            async def watched(requests: Any, context: Context) -> AsyncIterator[Any]:
-                request = await _health_request(clock, decode, context)
-                async for response in watch(request, context):
-                    yield response
-
-            return grpc.stream_stream_rpc_method_handler(watched, None, serialize)
-        check = handler.unary_unary
-
-        async def checked_health(requests: Any, context: Context) -> Any:
-            return await check(await _health_request(clock, decode, context), context)
-
-        return grpc.stream_unary_rpc_method_handler(checked_health, None, serialize)
-
     async def _refuse(self, context: Context) -> None:
         count = self._busy_refusals.refused()
         if count is not None:
@@ -181,32 +147,6 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
                 count,
             )
         await context.abort(*self._busy)
-
-    def _watch(self, behavior: Callable[..., Any]) -> Callable[..., Any]:
-        """Health Watch, counted against its own cap (it answers without a token)."""
-
-        async def watched(request: Any, context: Context) -> AsyncIterator[Any]:
-            if self.watches >= self.health_watches:
-                count = self._watch_refusals.refused()
-                if count is not None:
-                    _LOGGER.warning(
-                        "at the limit of %d health Watch streams: refused %d since the last report",
-                        self.health_watches,
-                        count,
-                    )
-                await context.abort(*self._watch_busy)
-            self.watches += 1
-            try:
-                result = behavior(request, context)
-                if inspect.isawaitable(result):  # grpcio's Watch writes with context.write()
-                    await result
-                    return
-                async for response in result:
-                    yield response
-            finally:
-                self.watches -= 1
-
-        return watched
 
     # The wrappers inline the check and the decoding: one coroutine frame per call.
 
@@ -267,14 +207,6 @@ class Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is un
                 self.in_flight -= 1
 
         return admitted
-
-
-async def _health_request(clock: ArrivalClock, decode: Decode | None, context: Context) -> Any:
-    raw = await clock.read(context)
-    try:
-        return raw if decode is None else decode(raw)
-    except DecodeError as exc:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, undecodable(exc))
 
 
 def _ignore(reason: str) -> None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from whatsapp_errors.server.classify.classifier import Classifier
 from whatsapp_errors.server.classify.decide import Decision
 from whatsapp_errors.server.classify.found import InputError
-from whatsapp_errors.server.classify.text_match import TextBudgetError, metering
+from whatsapp_errors.server.classify.text_budget import TextBudgetError, metering
 from whatsapp_errors.server.rich_status import invalid_argument_status
 from whatsapp_errors.server.rpc.budget import (
     ESTIMATE_ABOVE,

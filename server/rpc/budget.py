@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 
-from whatsapp_errors.server.classify.text_match import TextBudgetError, TextMeter
+from whatsapp_errors.server.classify.text_budget import TextBudgetError, TextMeter
 from whatsapp_errors.server.rich_status import ServiceError, budget_exceeded_status
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ class OverBudgetError(ServiceError):
 
 
 def text_exceeded(exc: TextBudgetError) -> OverBudgetError:
-    """The matcher's own signal (server/classify/text_match.py) as the RPC's refusal."""
+    """The matcher's own signal (server/classify/text_budget.py) as the RPC's refusal."""
     return OverBudgetError(
         "text", exc.limit, f"more than {exc.limit} characters of error text to match"
     )

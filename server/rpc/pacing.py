@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from whatsapp_errors.server.classify.classifier import Classifier
 from whatsapp_errors.server.classify.decide import Decision
 from whatsapp_errors.server.classify.found import MAX_ERRORS, InputError
-from whatsapp_errors.server.classify.text_match import TextBudgetError, TextMeter, metering
+from whatsapp_errors.server.classify.text_budget import TextBudgetError, TextMeter, metering
 from whatsapp_errors.server.rpc.budget import RequestBudget, text_exceeded
 from whatsapp_errors.server.rpc.struct_input import struct_document
 
