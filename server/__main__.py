@@ -25,7 +25,7 @@ from whatsapp_errors.server.app import (
 )
 from whatsapp_errors.server.catalog import EMBEDDED_CATALOG, CatalogError
 from whatsapp_errors.server.ops import admission as limits
-from whatsapp_errors.server.ops import native_stderr, security
+from whatsapp_errors.server.ops import malloc_tuning, native_stderr, security
 from whatsapp_errors.server.ops.arrival import DEFAULT_REQUEST_TIMEOUT
 from whatsapp_errors.server.ops.env_flags import apply_env_defaults
 from whatsapp_errors.server.ops.logs import FORMATS, resolve_format
@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     # Hand the GIL to gRPC's poller thread within 0.5 ms instead of 5 ms, so a call
     # that arrived waits less behind a busy handler (bench/README.md).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    malloc_tuning.fix_mmap_threshold()  # freed big buffers leave RSS (server/ops/malloc_tuning.py)
     if resolve_format(args.log_format, sys.stderr) == "json":  # the C core's lines too
         configure_logging(args.log_level, "json", native_stderr.route())
     else:
