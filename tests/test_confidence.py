@@ -54,6 +54,20 @@ BANDS: list[tuple[str, dict[str, Any], pb.MatchKind.ValueType, float, float]] = 
         0.9,
     ),
     ("no code, exact title", {"title": "Template Paused"}, pb.MATCH_KIND_MESSAGE_TEXT, 0.75, 0.9),
+    (
+        "a BSP's own code in its envelope",
+        {"code": 63016, "shape": "twilio"},
+        pb.MATCH_KIND_EXACT_CODE,
+        0.85,
+        0.85,
+    ),
+    (
+        "no code, a BSP's documented message",
+        {"message": "You have exceeded the limit of 1 request every 5 s.", "shape": "360dialog"},
+        pb.MATCH_KIND_MESSAGE_TEXT,
+        0.8,
+        0.8,
+    ),
     ("no code, HTTP status", {"http_status": 502}, pb.MATCH_KIND_HTTP_STATUS, 0.7, 0.7),
     (
         "unlisted code, strong text",

@@ -2,8 +2,9 @@
 
 Lookup order, from most to least certain: the (code, subcode) pair, the
 Graph API subcode (when the code is the generic 100 or unknown), the code
-(with its `details` rules and the inbound case), then for a code no entry
-lists: strong text evidence, the code's family, weak text evidence, the
+(with its `details` rules and the inbound case), a BSP's own code or message
+in that BSP's envelope (server/classify/bsp_decisions.py), then for a code no
+entry lists: strong text evidence, the code's family, weak text evidence, the
 HTTP status, the `is_transient` hint, and finally UNKNOWN. A code the error
 carries is always the code reported.
 """
@@ -19,6 +20,7 @@ from whatsapp_errors.server.catalog.error_infos import (
     inferred_info,
     shaped_info,
 )
+from whatsapp_errors.server.classify.bsp_decisions import BspAnswers
 from whatsapp_errors.server.classify.found import FoundError
 from whatsapp_errors.server.classify.text_match import STRONG, TextMatch, TextMatcher
 from whatsapp_errors.server.classify.waits import wait_in_text
@@ -76,6 +78,7 @@ class Decider:
         self.catalog = catalog
         self.messages = MessageCache(catalog)
         self.text = TextMatcher(catalog)
+        self.bsp = BspAnswers(self.messages)
         self._inferred: dict[int, pb.ErrorInfo] = {}
         self._shapes: dict[tuple[int, int, int], pb.ErrorInfo] = {}
         self._waits_in_details = {
@@ -140,6 +143,9 @@ class Decider:
             return self._answer(messages.primary[subcode], pb.MATCH_KIND_SUBCODE, CONF_CATALOG, raw)
         if code is not None and code in listings:
             return self._listed(code, raw)
+        own = self.bsp.find(raw)  # a BSP's own code or message, in its envelope
+        if own is not None:
+            return self._answer(own.info, own.match_kind, own.confidence, raw, own.wait_in_text)
         text = self.text.match(raw.title, raw.message, raw.details, _symbol_words(raw))
         if code is not None:
             return self._unlisted(code, text, raw)

@@ -168,6 +168,8 @@ def _error_shape(error: Any, doc: dict[str, Any]) -> str:
             return "ycloud"
         if "instance" in error or "message_uuid" in doc:
             return "vonage"
+        if "conversationId" in doc:  # a MessageBird Conversations message
+            return "bird"
     return "graph_error"
 
 

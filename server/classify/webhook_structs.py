@@ -106,3 +106,4 @@ class Webhook(msgspec.Struct, gc=False):
     recipient_id: Any = _UNSET
     destination: Any = _UNSET
     status: Any = _UNSET
+    conversationId: Any = _UNSET  # noqa: N815 (MessageBird's message beside `error`)
