@@ -6,7 +6,7 @@
             ...
 
 ClassifyStream works as in whatsapp_errors.client.sync_stream: at most `window` batches out,
-unanswered batches resent on a new stream after UNAVAILABLE, and a stall
+unanswered batches resent on a new stream after a break, and a stall
 timeout per batch instead of a deadline for the whole stream.
 """
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import grpc
 
+from whatsapp_errors.client.errors import StreamError
 from whatsapp_errors.client.stream_state import Sent, StreamState
 from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
@@ -22,7 +23,12 @@ _POLL_SECONDS = 0.1
 
 
 class AsyncStream:
-    """One ClassifyStream, reconnected after UNAVAILABLE until the input is answered."""
+    """One ClassifyStream, reconnected after a break (StreamState.broken) until all is answered.
+
+    A call this client cancels (the caller stopped reading, a stall, the channel closed)
+    raises asyncio.CancelledError or StreamError in grpc.aio, never an RpcError CANCELLED:
+    every CANCELLED seen here came from the server or the way to it.
+    """
 
     def __init__(
         self,
@@ -60,6 +66,8 @@ class AsyncStream:
                     for result in response.results:
                         yield result
             except grpc.RpcError as exc:
+                if isinstance(exc, StreamError):  # a stall or a mismatch: this client's verdict
+                    raise
                 failures = state.broken(exc, got_answer, failures)
                 await asyncio.sleep(min(0.1 * 2**failures, 2.0))
                 continue

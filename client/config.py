@@ -3,7 +3,7 @@
 One place builds the channel arguments for both the sync and the asyncio
 client, so the two behave the same: the published channel policy
 (whatsapp_errors.client.policy: round-robin across every address, gRPC retries for
-UNAVAILABLE only, the server's message-size limits, keepalive pings that
+UNAVAILABLE and a server's CANCELLED, the server's message-size limits, keepalive pings that
 notice a dead peer) and a default deadline on every call.
 """
 

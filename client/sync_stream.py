@@ -4,9 +4,11 @@ At most `window` batches are out at once: the request iterator (which gRPC
 drains on its own thread) waits for a free slot before it pulls the next
 batch from the caller's input, so a 10 GB input never sits in memory.
 Every sent batch stays in `pending` until its answer arrives; when the
-stream breaks with UNAVAILABLE (the server stopped, a replica went away),
-a new stream resends the unanswered batches first, so no item is lost or
-answered twice, and round-robin sends it to a replica that is up.
+stream breaks on the way (UNAVAILABLE: the server stopped, a replica went
+away; a proxy's RST_STREAM for a dead upstream; a CANCELLED this client did
+not cause: client/stream_state.py `resendable`), a new stream resends the
+unanswered batches first, so no item is lost or answered twice, and
+round-robin (or the proxy) sends it to a replica that is up.
 
 A stream has no overall deadline (a big input legitimately takes minutes);
 instead a watchdog cancels it when a sent batch has gone unanswered for
@@ -114,9 +116,15 @@ def classify_stream(
         raise ValueError(f"window must be at least 1, got {window}")
     state = StreamState()
     failures = 0
+    broke: grpc.RpcError | None = None
     while True:
         attempt = Attempt(state, batches, window, timeout)
-        call = attempt.call = method(attempt.requests(), metadata=metadata)
+        try:
+            call = attempt.call = method(attempt.requests(), metadata=metadata)
+        except ValueError as exc:  # "Cannot invoke RPC: Channel closed!", should _ours miss it
+            if broke is None:
+                raise
+            raise state.failed(broke) from exc
         watchdog = threading.Thread(target=attempt.watch, name="waerr-stream-watchdog", daemon=True)
         watchdog.start()
         try:
@@ -137,7 +145,10 @@ def classify_stream(
                 raise
             if attempt.stalled:
                 raise state.stalled(exc, timeout) from exc
-            failures = state.broken(exc, attempt.got_answer, failures)
+            failures = state.broken(
+                exc, attempt.got_answer, failures, cancelled_here=_ours(call, exc)
+            )
+            broke = exc
             time.sleep(min(0.1 * 2**failures, 2.0))
             continue
         finally:
@@ -146,3 +157,12 @@ def classify_stream(
             watchdog.join()
         state.check_end()
         return
+
+
+def _ours(call: Any, exc: grpc.RpcError) -> bool:
+    """Whether this process ended the call: cancelled it, or closed its channel."""
+    return bool(call.cancelled()) or _CHANNEL_CLOSED in (exc.details() or "")
+
+
+_CHANNEL_CLOSED = "Channel closed!"
+"""grpc's status details for the calls a `channel.close()` ends (grpc/_channel.py)."""

@@ -8,17 +8,21 @@ files must ship in the installed package.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 
 from tests.conftest import ServerThread
-from whatsapp_errors.client import ErrorClient, InputRefused, LimitExceeded
+from whatsapp_errors.client import ErrorClient, InputRefused, LimitExceeded, TimedOut
 from whatsapp_errors.client.config import (
     MAX_MESSAGE_BYTES,
     SERVICE_NAME,
@@ -31,6 +35,7 @@ from whatsapp_errors.client.policy import (
     SERVICE_CONFIG,
     SERVICE_CONFIG_FILE,
 )
+from whatsapp_errors.server.app import ServerConfig
 from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,13 +50,68 @@ def test_the_client_uses_the_files_beside_the_proto() -> None:
     assert {k: options[k] for k in CHANNEL_OPTIONS} == CHANNEL_OPTIONS
 
 
-def test_the_service_config_names_the_service_and_retries_only_unavailable() -> None:
+def test_the_service_config_names_the_service_and_retries_calls_no_handler_answered() -> None:
     (method,) = SERVICE_CONFIG["methodConfig"]
     assert method["name"] == [{"service": SERVICE_NAME}]
-    assert method["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
+    # UNAVAILABLE: no server; CANCELLED: a grpc.aio server's stop() ending calls it had
+    # accepted but not started (tests/test_failover.py). Never a deadline or a server error.
+    assert method["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE", "CANCELLED"]
     assert method["maxRequestMessageBytes"] == method["maxResponseMessageBytes"]
     assert method["maxRequestMessageBytes"] == MAX_MESSAGE_BYTES
     assert SERVICE_CONFIG["loadBalancingConfig"] == [{"round_robin": {}}]
+
+
+class CancelsFirstCalls(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Ends the first `cancel` Classify calls CANCELLED before the handler; GetError is slow."""
+
+    def __init__(self) -> None:
+        self.cancel = 0
+        self.calls: list[str] = []
+
+    async def intercept_service(self, continuation: Any, details: Any) -> Any:
+        handler = await continuation(details)
+        method = details.method.rsplit("/", 1)[-1]
+        self.calls.append(method)
+        if method == "Classify" and self.calls.count("Classify") <= self.cancel:
+
+            async def cancelled(request: Any, context: Any) -> Any:
+                await context.abort(grpc.StatusCode.CANCELLED, "stopping")
+
+            return handler._replace(unary_unary=cancelled)
+        if method == "GetError":
+
+            async def slow(request: Any, context: Any) -> Any:
+                await asyncio.sleep(1)
+                return await handler.unary_unary(request, context)
+
+            return handler._replace(unary_unary=slow)
+        return handler
+
+
+def test_a_cancelled_from_the_server_is_retried_a_cancel_of_the_callers_never() -> None:
+    """gRPC retries only what the server (or the way to it) ended, never the caller's cancel."""
+    counter = CancelsFirstCalls()
+    thread = ServerThread(ServerConfig(interceptors=[counter])).start()
+    try:
+        with ErrorClient(thread.target) as errors:
+            counter.cancel = 2
+            assert errors.classify(131047).classifications[0].error_info.code == 131047
+            assert counter.calls.count("Classify") == 3  # two CANCELLED, retried by the channel
+            counter.calls.clear()
+            pending = errors.stub.GetError.future(pb.GetErrorRequest(code=131047), timeout=10)
+            time.sleep(0.3)
+            assert pending.cancel()
+            with pytest.raises(grpc.FutureCancelledError):
+                pending.result()
+            time.sleep(1.5)  # a retry would have reached the server by now
+            assert counter.calls == ["GetError"]
+            counter.calls.clear()
+            with pytest.raises(TimedOut):  # nor a deadline
+                errors.get_error(131047, timeout=0.3)
+            time.sleep(1.0)
+            assert counter.calls == ["GetError"]
+    finally:
+        thread.stop(grace=0.1)
 
 
 def test_the_limit_is_the_servers(server: ServerThread) -> None:

@@ -10,15 +10,15 @@ shorter than the rest of the stream): every item comes back once and in
 order, and no unary call fails after the client's retries.
 
 Through a proxy a SIGKILL reaches the client as RST_STREAM INTERNAL_ERROR
-(nginx cannot send the trailers of a stream its upstream dropped), where
-the client library resends a stream's batches only after UNAVAILABLE: that
-run is an expected failure until client/stream_state.py resends after it
-too (strict, so it is noticed the day it passes). A SIGTERM is clean for
-the stream, but the two or three unary calls that race the server's stop()
-are ended CANCELLED by grpc.aio before any handler sees them (the same on
-the server before these changes, and without a proxy: tests/test_failover.py),
-and the client does not retry CANCELLED. Skipped, with the reason, where nginx is not
-installed (.ci/run installs it).
+(nginx cannot send the trailers of a stream its upstream dropped): the
+client resends the unanswered batches after that transport reset as after
+UNAVAILABLE (client/stream_state.py `resendable`). A SIGTERM is clean for
+the stream, but the unary calls that race the server's stop() are ended
+CANCELLED by grpc.aio before any handler sees them (without a proxy too:
+tests/test_failover.py); the channel's retry policy (service_config.json)
+retries CANCELLED, which gRPC never does for a call the client cancelled
+itself. Skipped, with the reason, where nginx is not installed (.ci/run
+installs it).
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ pytestmark = pytest.mark.skipif(
 )
 STATUS_WEBHOOK = status_webhook(131047)
 STREAM_ITEMS = 40_000
+GRACE_SECONDS = 0.5
+"""The replicas' drain on SIGTERM (--grace)."""
 
 CONFIG = """
 worker_processes 1;
@@ -120,7 +122,9 @@ class Proxy:
 
 @pytest.fixture
 def behind_nginx(tmp_path: Path) -> Iterator[tuple[Proxy, list[Replica]]]:
-    replicas = [start_replica("--grace", "0.5", stderr=subprocess.DEVNULL) for _ in range(3)]
+    replicas = [
+        start_replica("--grace", str(GRACE_SECONDS), stderr=subprocess.DEVNULL) for _ in range(3)
+    ]
     proxy: Proxy | None = None
     try:
         for replica in replicas:
@@ -136,28 +140,7 @@ def behind_nginx(tmp_path: Path) -> Iterator[tuple[Proxy, list[Replica]]]:
             replica.popen.wait()
 
 
-CLIENT_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="the client resends a broken stream after UNAVAILABLE only; nginx reports a killed "
-    "upstream as RST_STREAM INTERNAL_ERROR (client/stream_state.py)",
-)
-
-
-SERVER_STOP_RACE = pytest.mark.xfail(
-    strict=False,
-    reason="grpc.aio ends the calls it accepted but had not started when stop() begins with "
-    "CANCELLED (never reaching a handler); the client's retry policy retries UNAVAILABLE only",
-)
-
-
-@pytest.mark.parametrize(
-    "kill",
-    [
-        pytest.param(signal.SIGKILL, marks=CLIENT_GAP),
-        pytest.param(signal.SIGTERM, marks=SERVER_STOP_RACE),
-    ],
-    ids=["SIGKILL", "SIGTERM"],
-)
+@pytest.mark.parametrize("kill", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_killing_a_replica_behind_nginx_loses_nothing(
     behind_nginx: tuple[Proxy, list[Replica]], kill: signal.Signals
 ) -> None:
@@ -197,6 +180,11 @@ def test_killing_a_replica_behind_nginx_loses_nothing(
                     victim = carriers[0]
                     before_kill = unary_done
                     victim.popen.send_signal(kill)
+                    if kill == signal.SIGTERM:
+                        # Reading nothing for longer than the drain keeps the rest of the
+                        # stream longer than the grace however fast the replica is: its stop()
+                        # ends the stream, which must move on (asserted below).
+                        time.sleep(2 * GRACE_SECONDS)
             time.sleep(0.5)  # unary calls keep going on the survivors
         finally:
             stop.set()

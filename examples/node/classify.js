@@ -7,7 +7,7 @@
 // Prints one line per error: message id, code, what to do, and the wait before a resend.
 // The channel takes its retry, load-balancing, keepalive and size settings from the JSON files
 // published beside the proto (service_config.json, channel_options.json): the same ones the
-// Python client loads, so both retry UNAVAILABLE the same way and balance round-robin.
+// Python client loads, so both retry the same status codes and balance round-robin.
 // Exit codes: 0 ok, 1 the call failed (one line on stderr), 2 usage error.
 "use strict";
 
