@@ -21,7 +21,7 @@ SITE = $$($(BIN)/python -c 'import google.rpc, os; print(os.path.dirname(os.path
 # What `make breaking` compares the protos against (any buf input: .git#tag=v1.0.0, an image).
 BREAKING_AGAINST ?= .git\#branch=main
 
-.PHONY: help install runtime proto checkgenerate test-oldest vendor-protos breaking example-data lint fmt test fuzz serve bench bench-deps bench-h2load bench-instructions soak catalog-drift clean
+.PHONY: help install runtime proto checkgenerate test-oldest vendor-protos breaking example-data lint fmt test fuzz serve bench bench-deps bench-h2load bench-versus bench-instructions soak catalog-drift clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
@@ -119,6 +119,9 @@ bench-deps: ## Install h2load (Debian nghttp2-client; root), the C load generato
 
 bench-h2load: install ## Unary calls/s and open-loop p99 with h2load as the client, every answer checked
 	$(BIN)/python -m bench.probes.h2load
+
+bench-versus: install ## ClassifyStream of this checkout beside REF's (a commit; default b22077a), paired
+	$(BIN)/python -m bench.probes.versus --ref $${REF:-b22077a}
 
 bench-instructions: install ## Instructions per unary call, service vs empty handler, under callgrind (noise-free)
 	$(BIN)/python -m bench.probes.instructions

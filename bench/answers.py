@@ -66,6 +66,13 @@ def refused(path: str, error: grpc.RpcError, good: int) -> WrongAnswerError:
     return WrongAnswerError(f"{path} answered {status(error)}{said} after {good} good answers")
 
 
+def failure(error: grpc.RpcError) -> str:
+    """A failed call's status and the start of its details: the key it is counted under."""
+    details = getattr(error, "details", None)
+    said = (details() or "")[:60] if details is not None else ""
+    return f"{status(error)} ({said})" if said else status(error)
+
+
 def status(error: grpc.RpcError) -> str:
     """The status name of a failed call, sync or grpc.aio (both have `code()`)."""
     code = getattr(error, "code", None)

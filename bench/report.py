@@ -190,6 +190,17 @@ def targets(
         "x",
         f"empty handler p99 {ref_p99:.2f} ms at {opened['target_rate']:,.0f}/s" if ref_p99 else "",
     )
+    failures = opened.get("a_failed_by") or {}
+    add(
+        "  calls the service failed meanwhile (no answer, not timed)",
+        opened.get("a_failed"),
+        0,
+        False,
+        "",
+    )
+    if failures:  # what they were: a refused stream says the server fell behind
+        out[-1]["note"] = ", ".join(f"{n} {why}" for why, n in sorted(failures.items()))
+    context("  ... and the empty handler", opened.get("b_failed"))
     for label, key in (
         ("  the service's p99 (ms)", "a_p99_ms"),
         ("  timed from the actual send: the service's p99 (ms)", "a_p99_sent_ms"),
@@ -275,7 +286,7 @@ def paired_table(pairs: Sequence[dict[str, Any]]) -> str:
             f"{p['slice']:g} s slices, latency from the scheduled send"
         )
         head = f"  {'server':<30}{'calls':>8}{'calls/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-        head += f"{'p99 snd':>9}{'p99 cln':>9}{'cln%':>7}{'slow%':>7}{'us/call':>9}"
+        head += f"{'p99 snd':>9}{'p99 cln':>9}{'cln%':>7}{'slow%':>7}{'us/call':>9}{'failed':>8}"
         lines.append(head)
         for side, leg in zip("ab", p["legs"], strict=True):
             lines.append(
@@ -283,7 +294,7 @@ def paired_table(pairs: Sequence[dict[str, Any]]) -> str:
                 f"{_fmt(p[side + '_p50_ms'], 3):>9}{_fmt(p[side + '_p99_ms'], 3):>9}"
                 f"{_fmt(p[side + '_p99_sent_ms'], 3):>9}{_fmt(p[side + '_clean_p99_ms'], 3):>9}"
                 f"{_fmt(p[side + '_clean_calls_pct'], 1):>7}{_fmt(p[side + '_slow_cpu_pct'], 1):>7}"
-                f"{_fmt(p[side + '_server_us_per_call']):>9}"
+                f"{_fmt(p[side + '_server_us_per_call']):>9}{p.get(side + '_failed', 0):>8,}"
             )
         lines.append(
             f"  p99 A/B {p['ratio']:.3f} (pooled); per pair median {p['pair_ratio_median']:.3f}, "
@@ -303,6 +314,7 @@ def verdicts(checks: Sequence[dict[str, Any]]) -> str:
             continue
         mark = "PASS" if check["met"] else "MISS"
         baseline = f"; baseline: {check['baseline']}" if check.get("baseline") else ""
+        baseline += f"; {check['note']}" if check.get("note") else ""
         lines.append(
             f"  [{mark}] {check['target']:<62} {shown:>10}  (target {check['limit']}{baseline})"
         )

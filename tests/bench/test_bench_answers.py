@@ -165,3 +165,43 @@ def test_a_plan_of_wrong_answers_fails_the_load_generator_and_prints_no_rate(
     plan = {"channels": 1, "scenarios": [{**spec, **EMPTY_UNARY}]}
     rows, _ = procs.run_loadgen(plan, servers["reference"])
     assert rows[0]["calls"] > 0
+
+
+@pytest.fixture()
+def refusing() -> Iterator[str]:
+    """A real server on a free port that answers Classify like the empty handler, but
+    refuses every fourth call after the first eight UNAVAILABLE, as an overloaded server
+    refuses a stream."""
+    import itertools
+    from concurrent import futures
+
+    count = itertools.count(1)
+
+    def classify(request: bytes, context: grpc.ServicerContext) -> bytes:
+        n = next(count)
+        if n > 8 and n % 4 == 0:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "refused for the test")
+        return answers.EMPTY_UNARY
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    handler = grpc.unary_unary_rpc_method_handler(classify)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(SERVICE, {"Classify": handler}),)
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop(0)
+
+
+def test_open_loop_counts_refused_calls_and_leaves_them_untimed(refusing: str) -> None:
+    full = {"request": "bare", "seconds": 0.4, "warmup": 0.05, **EMPTY_UNARY}
+    window = loadgen.unary_open(refusing, 2, full, loadgen.Recorder([]), 200)
+    refused = window.failed["UNAVAILABLE (refused for the test)"]
+    assert window.failed == {"UNAVAILABLE (refused for the test)": refused}
+    answered = window.calls
+    assert refused > 5 and answered > 3 * refused - 10  # one in four refused, three answered
+    assert len(window.latencies) == answered  # a refused call gives no latency
+    assert window.result()["failed"] == window.failed

@@ -71,7 +71,7 @@ def test_quick_bench_writes_results_and_chart(tmp_path: Path) -> None:
     assert opened["ratio"] == pytest.approx(opened["a_p99_ms"] / opened["b_p99_ms"])
     checks = document["targets"]
     verdicts = [check for check in checks if check["met"] is not None]
-    assert len(verdicts) == 8
+    assert len(verdicts) == 9
     by_name = {check["target"].strip(): check for check in checks}
     assert by_name["unary Classify (bare) / empty handler calls/s"]["value"] == pytest.approx(
         paired["paired/unary"]["ratio"]
@@ -85,7 +85,10 @@ def test_quick_bench_writes_results_and_chart(tmp_path: Path) -> None:
     assert by_name["the server's CPU per item (µs)"]["value"] == stream["a_server_us_per_item"]
     p99 = by_name["unary p99 at half the empty handler's saturation / its p99"]
     assert p99["value"] == pytest.approx(opened["ratio"]) and p99["limit"] == "<= 1.25x"
-    assert done.stdout.count("[PASS]") + done.stdout.count("[MISS]") == 8
+    failed = by_name["calls the service failed meanwhile (no answer, not timed)"]
+    assert failed["value"] == opened["a_failed"] and failed["limit"] == "<= 0"
+    assert opened["a_failed"] == sum(opened["a_failed_by"].values())
+    assert done.stdout.count("[PASS]") + done.stdout.count("[MISS]") == 9
     assert all(f"] {c['target']}" in done.stdout for c in verdicts)
     assert document["startup"]["catalog_codes"] >= 372
     assert document["memory"]["items"] == 5000
