@@ -126,8 +126,8 @@ bench-versus: install ## ClassifyStream of this checkout beside REF's (a commit;
 bench-instructions: install ## Instructions per unary call, service vs empty handler, under callgrind (noise-free)
 	$(BIN)/python -m bench.probes.instructions
 
-soak: install ## Mixed load for SOAK_SECONDS (default 120): errors, RSS and latency
-	$(BIN)/python -m bench.probes.soak --seconds $${SOAK_SECONDS:-120}
+soak: install ## Mixed load for SOAK_SECONDS (default 120): errors, RSS, latency -> bench/results/soak.json
+	$(BIN)/python -m bench.probes.soak --seconds $${SOAK_SECONDS:-120} --json bench/results/soak.json
 
 catalog-drift: install ## Diff a newer snapshot of Meta's codes (SNAPSHOT=file.json) against the catalog
 	$(BIN)/python -m whatsapp_errors.server.catalog.drift $${SNAPSHOT:-server/catalog/meta_codes.json}

@@ -5,7 +5,9 @@ from this process with grpc.aio. The good load: unary Classify (bare codes,
 webhooks, texts), catalog lookups, ClassifyStream batches on streams that
 are opened, used and closed over and over (some cancelled mid-stream on
 purpose), invalid requests that must come back INVALID_ARGUMENT, and a
-health probe every 100 ms. The hostile load replays every defect class of
+health probe every 100 ms from this process and another from a process of
+its own (bench/probes/health_prober.py: the server's latency, not this busy
+loop's). The hostile load replays every defect class of
 the reliability review (../shared/docs/reliability_review.md, D1-D14): a
 body of "ssl ssl ..." texts, a batch of 60 x 10,000 codes, a Struct of
 600,000 empty objects, an over-budget SummarizeErrors, a 7 MB ListErrors
@@ -30,6 +32,7 @@ import json
 import logging
 import random
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -228,13 +231,13 @@ class Soak:
             raise ValueError(f"stream ended with {await call.code()}")
 
     async def prober(self) -> None:
-        """A health check every 100 ms, as a load balancer would."""
+        """A health check every 100 ms on the load's own loop (its delays included)."""
         stub = health_pb2_grpc.HealthStub(self.channels[0])
         while not self.stop.is_set():
             began = CLOCK()
             try:
                 reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=5)
-                self.tally.timed("health", began)
+                self.tally.timed("health, from the load", began)
                 if reply.status != health_pb2.HealthCheckResponse.SERVING:
                     self.tally.error(f"health: {reply.status}")
             except grpc.aio.AioRpcError as exc:
@@ -286,6 +289,43 @@ async def drive(
     for channel in channels:
         await channel.close()
     return tally, samples
+
+
+class HealthProber:
+    """bench/probes/health_prober.py in its own process for the length of the `with` block."""
+
+    KIND = "health, own process"
+
+    def __init__(self, target: str) -> None:
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "bench.probes.health_prober", target],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=procs.ROOT,
+            text=True,
+        )
+        self.report: dict[str, list[Any]] = {"latencies": [], "failures": []}
+
+    def __enter__(self) -> HealthProber:
+        assert self.popen.stderr is not None
+        line = self.popen.stderr.readline()  # "ready" once its first Check is answered
+        if line.strip() != "ready":
+            self.popen.kill()
+            raise RuntimeError(f"health prober did not start: {line}{self.popen.stderr.read()}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        out, err = self.popen.communicate(input="", timeout=30)  # stdin closed: it reports
+        if self.popen.returncode != 0:
+            raise RuntimeError(f"health prober exited {self.popen.returncode}: {err}")
+        self.report = json.loads(out)
+
+    def add_to(self, tally: Tally) -> None:
+        """Its latencies as their own kind; its failed checks as the soak's errors."""
+        tally.latencies[self.KIND].extend(self.report["latencies"])
+        for failure in self.report["failures"]:
+            tally.error(f"health (own process): {failure}")
 
 
 def summarise(
@@ -346,12 +386,12 @@ def table(report: dict[str, Any]) -> str:
         f"RSS: idle {report['rss_idle_mib']:.1f} MiB, start {report['rss_start_mib']:.1f}, "
         f"end {report['rss_end_mib']:.1f}, max {report['rss_max_mib']:.1f}; growth "
         f"{report['rss_growth_mib']:+.1f} MiB (limit {report['max_rss_growth_mib']:g})",
-        f"{'latency':14s} {'count':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'p99.9 ms':>9s} "
+        f"{'latency':22s} {'count':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'p99.9 ms':>9s} "
         f"{'max ms':>8s}",
     ]
     for kind, row in report["latency"].items():
         lines.append(
-            f"{kind:14s} {row['count']:>9,} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} "
+            f"{kind:22s} {row['count']:>9,} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} "
             f"{row['p999_ms']:9.2f} {row['max_ms']:8.2f}"
         )
     lines.append("PASS" if report["ok"] else "FAIL")
@@ -384,17 +424,19 @@ def main(argv: list[str] | None = None) -> int:
             f"(pid {server.popen.pid}, {args.workers} worker(s))",
             file=sys.stderr,
         )
-        tally, samples = asyncio.run(
-            drive(
-                server.target,
-                server.pids(),
-                args.seconds,
-                args.unary,
-                args.streams,
-                metrics_port,
-                not args.no_hostile,
+        with HealthProber(server.target) as prober:
+            tally, samples = asyncio.run(
+                drive(
+                    server.target,
+                    server.pids(),
+                    args.seconds,
+                    args.unary,
+                    args.streams,
+                    metrics_port,
+                    not args.no_hostile,
+                )
             )
-        )
+        prober.add_to(tally)
     finally:
         server.stop()
     if server.popen.returncode != 0:
