@@ -298,3 +298,16 @@ def test_a_messagebird_message_is_read_as_bird_by_both_readers() -> None:
     assert extract_webhook_errors(body) is None
     (found,) = extract_errors(orjson.loads(body), "payload")
     assert (found.shape, found.code) == ("bird", 302)
+
+
+def test_catalog_version_changes_when_the_bsp_table_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from whatsapp_errors.server.catalog import bsp_table
+
+    edited = tmp_path / "bsp_codes.toml"
+    edited.write_text(bsp_table.EMBEDDED_BSP_TABLE.read_text(encoding="utf-8") + "\n# edited\n")
+    monkeypatch.setattr(bsp_table, "EMBEDDED_BSP_TABLE", edited)
+    changed = load_catalog()
+    assert changed.version != CATALOG.version
+    assert changed.version.rsplit("-", 1)[0] == CATALOG.version.rsplit("-", 1)[0]  # same label

@@ -14,6 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from whatsapp_errors.server.catalog import bsp_table
 from whatsapp_errors.server.catalog.entries import (
     provenance_defaults,
     read_errors,
@@ -47,6 +48,8 @@ def load_catalog(path: Path | str = EMBEDDED_CATALOG, overlay: Path | str | None
     base_text = _read(base_path)
     base = _parse(base_text, str(base_path))
     digest = hashlib.sha256(base_text.encode("utf-8"))
+    # The BSP table decides answers too, so a change to it must change catalog_version.
+    digest.update(_read(bsp_table.EMBEDDED_BSP_TABLE).encode("utf-8"))
     version = str(base.get("version", "")).strip()
     if not version:
         raise CatalogError(f'{base_path}:1: the catalog has no `version = "..."` line')
