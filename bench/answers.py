@@ -61,16 +61,20 @@ def first_unary(path: str, answer: bytes, expect: bytes | None) -> int:
 
 def refused(path: str, error: grpc.RpcError, good: int) -> WrongAnswerError:
     """The error to raise when a call on `path` failed after `good` good answers."""
-    details = getattr(error, "details", None)
-    said = f" ({details()})" if details is not None else ""
+    said = f" ({_details(error)})" if hasattr(error, "details") else ""
     return WrongAnswerError(f"{path} answered {status(error)}{said} after {good} good answers")
 
 
 def failure(error: grpc.RpcError) -> str:
     """A failed call's status and the start of its details: the key it is counted under."""
-    details = getattr(error, "details", None)
-    said = (details() or "")[:60] if details is not None else ""
+    said = (_details(error) or "")[:60]
     return f"{status(error)} ({said})" if said else status(error)
+
+
+def _details(error: grpc.RpcError) -> str | None:
+    """A failed call's details, sync or grpc.aio (None when the error has none)."""
+    details = getattr(error, "details", None)
+    return details() if details is not None else None
 
 
 def status(error: grpc.RpcError) -> str:

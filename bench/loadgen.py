@@ -447,7 +447,7 @@ class StreamAnswers:
         self.known[index] = response
 
 
-_CHECKED: dict[tuple[str, str, str, int, int], StreamAnswers] = {}
+_CHECKED: dict[tuple[str, str, str, int, int, bool], StreamAnswers] = {}
 """The answers checked so far, per (target, path, bodies, distinct, batch), for this process."""
 
 
@@ -475,12 +475,11 @@ async def stream(
     if not decode and expect is None:
         raise ValueError(f"{spec['name']}: a stream without decode needs the expected response")
     size = len(expect) if expect is not None else 0
-    key = (spec.get("target", ""), path, bodies, distinct, batch)
+    check_codes = spec.get("check_codes", True)
+    key = (spec.get("target", ""), path, bodies, distinct, batch, check_codes)
     checker = _CHECKED.get(key)
     if checker is None:
-        checker = _CHECKED[key] = StreamAnswers(
-            path, batch, expected_codes, spec.get("check_codes", True)
-        )
+        checker = _CHECKED[key] = StreamAnswers(path, batch, expected_codes, check_codes)
     if spec.get("prime") and decode:
         primer = {**spec, "prime": False, "streams": 1, "items": len(requests) * batch}
         await stream(channels, primer, Recorder([]), path)
