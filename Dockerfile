@@ -10,12 +10,17 @@ ARG PYTHON_VERSION=3.12
 FROM python:${PYTHON_VERSION}-slim AS build
 WORKDIR /src
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
-COPY pyproject.toml README.md ./
+# A C compiler for mypyc, which setup.py compiles the stream's hot path with (this stage only).
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml setup.py README.md ./
 COPY protos ./protos
 COPY server ./server
 COPY client ./client
+# The import root: links to server/, client/ and the stubs, as mypyc names the modules.
+COPY whatsapp_errors ./whatsapp_errors
 # The same two projects `make serve` and `pip install ./client` install: the client and
-# stubs (./client), then the server, which depends on it.
+# stubs (./client), then the server (its hot path compiled), which depends on it.
 RUN pip wheel --wheel-dir /wheels ./client . 
 
 # ---- run ------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ STAMP := $(VENV)/.installed
 PROTOC_VENV := .venv-protoc
 PROTOC_STAMP := $(PROTOC_VENV)/.installed
 RUNTIME := $(VENV)/.runtime
+# The hot path setup.py compiles with mypyc (server/hot_path.py lists it): a change rebuilds.
+HOT_PATH := setup.py server/hot_path.py $(addprefix server/,$(shell sed -n '/^SOURCES = (/,/^)/s/^ *"\(.*\)",$$/\1/p' server/hot_path.py))
 HOST ?= 127.0.0.1
 PORT ?= 50051
 METRICS_PORT ?= 9464
@@ -31,13 +33,16 @@ install: $(STAMP) ## Create .venv with the package and its dev tools (idempotent
 runtime: $(RUNTIME) ## Create .venv with only what serving needs (what `make serve` uses)
 
 # Two projects: ./client (the client and the stubs) and . (the server, which depends on it).
-$(RUNTIME): pyproject.toml client/pyproject.toml
+# Installing . compiles the hot path in place (mypyc; pure Python where there is no compiler).
+$(RUNTIME): pyproject.toml client/pyproject.toml $(HOT_PATH)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ./client -e .
 	touch $@
 
+# The runtime step compiled the hot path; this one adds the tools (WAERR_COMPILE=0: no
+# second compile, the in-place build and its digest stay).
 $(STAMP): pyproject.toml client/pyproject.toml $(RUNTIME)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e './client[cli]' -e '.[dev,bench]'
+	WAERR_COMPILE=0 $(BIN)/pip install --quiet --disable-pip-version-check -e './client[cli]' -e '.[dev,bench]'
 	touch $@
 
 # The stubs are generated in a venv of their own, with the oldest grpcio-tools whose output
@@ -133,4 +138,6 @@ catalog-drift: install ## Diff a newer snapshot of Meta's codes (SNAPSHOT=file.j
 	$(BIN)/python -m whatsapp_errors.server.catalog.drift $${SNAPSHOT:-server/catalog/meta_codes.json}
 
 clean: ## Remove the venv and build leftovers
-	rm -rf $(VENV) $(PROTOC_VENV) $(OLDEST_VENV) .build .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(PROTOC_VENV) $(OLDEST_VENV) .build build .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	find server -name '*.so' -delete
+	rm -f server/hot_path.sha256

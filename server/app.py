@@ -20,6 +20,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
+from whatsapp_errors.server import hot_path
 from whatsapp_errors.server.catalog import EMBEDDED_CATALOG, load_catalog
 from whatsapp_errors.server.classify.classifier import Classifier, ClassifierHolder
 from whatsapp_errors.server.ops import gc_freeze as heap
@@ -197,11 +198,12 @@ async def serve(
     heap.settle()  # start-up objects leave the GC's full collections (server/ops/gc_freeze.py)
     running.holder.listeners.append(heap.settle_after_reload)
     _LOGGER.info(
-        "serving %s on %s (port %d), catalog %s",
+        "serving %s on %s (port %d), catalog %s, hot path %s",
         SERVICE_NAME,
         address,
         running.port,
         running.holder.current.version,
+        hot_path.describe(),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -35,6 +35,7 @@ from whatsapp_errors.client.policy import (
     SERVICE_CONFIG,
     SERVICE_CONFIG_FILE,
 )
+from whatsapp_errors.server import hot_path
 from whatsapp_errors.server.app import ServerConfig
 from whatsapp_errors.v1 import error_catalog_pb2 as pb
 
@@ -127,11 +128,11 @@ def test_the_json_ships_in_the_client_wheel_and_each_wheel_holds_its_own(tmp_pat
     """Built as the Dockerfile builds them: ./client (client and stubs), then . (the server)."""
     source = tmp_path / "src"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info")
-    for name in ("protos", "server", "client"):
-        shutil.copytree(ROOT / name, source / name, ignore=ignore)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info", "*.so")
+    for name in ("protos", "server", "client", "whatsapp_errors"):
+        shutil.copytree(ROOT / name, source / name, ignore=ignore, symlinks=True)
     pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
     wheels = {}
     for project, folder in (("client", source / "client"), ("server", source)):
@@ -147,3 +148,10 @@ def test_the_json_ships_in_the_client_wheel_and_each_wheel_holds_its_own(tmp_pat
     assert all(n.startswith(("whatsapp_errors/client/", f"{stubs}/")) for n in wheels["client"])
     assert all(n.startswith("whatsapp_errors/server/") for n in wheels["server"])
     assert not any(n.startswith("whatsapp_errors/client/tests") for n in wheels["client"])
+    if shutil.which("cc") or shutil.which("gcc"):  # the hot path compiled into the server's
+        group = hot_path.GROUP.replace(".", "/")
+        assert any(n.startswith(group) and n.endswith(".so") for n in wheels["server"])
+        for module in hot_path.SOURCES:
+            stem = f"whatsapp_errors/server/{module[:-3]}"
+            assert f"{stem}.py" in wheels["server"]
+            assert any(n.startswith(f"{stem}.") and n.endswith(".so") for n in wheels["server"])

@@ -128,6 +128,16 @@ def test_dockerfile_runs_as_non_root_with_a_grpc_health_check() -> None:
     assert "-slim" in dockerfile
     ignore = (DEPLOY.parent / ".dockerignore").read_text(encoding="utf-8").split()
     assert ignore[ignore.index("*") :][:1] == ["*"]  # deny by default, allow what ships
+    allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
+    copied = {
+        source.rstrip("/")
+        for line in dockerfile.splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+        for source in line.split()[1:-1]
+    }
+    assert copied == allowed  # what the build copies is what the context lets in
+    assert {"setup.py", "whatsapp_errors"} <= copied  # mypyc's build and its module names
+    assert "**/*.so" in ignore  # a host's build never ships
 
 
 def test_the_image_tag_is_the_packages_version_everywhere() -> None:

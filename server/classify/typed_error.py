@@ -51,7 +51,7 @@ def append_error(
     caller's field name, can be too long.
     """
     message_id, recipient_id, state, timestamp, phone, waba = context
-    code = error.code
+    code: Any = error.code
     if type(code) is not int or not 0 <= code <= MAX_CODE:
         given = code
         code = _code(given, where, "code")
