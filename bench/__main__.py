@@ -31,6 +31,7 @@ from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs shipped
 from bench import procs, report, workload
 from bench.answers import EMPTY_STREAM, EMPTY_UNARY
 from bench.probes import h2load
+from whatsapp_errors.server import hot_path
 from whatsapp_errors.server.catalog import EMBEDDED_CATALOG, load_catalog
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -369,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{_loads(os.getloadavg())} on {os.cpu_count()} CPUs: other work on the machine "
         "shows here"
     )
+    print(f"\nthe service's hot path: {hot_path.describe()} (server/hot_path.py)")
     print("\ntargets (issue 20):\n" + report.verdicts(checks))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     document = {
@@ -378,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": args.runs,
         "bodies": {"kind": "failed statuses", "distinct": bodies},
         "default_workers": default_workers,
+        "hot_path": hot_path.describe(),
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
