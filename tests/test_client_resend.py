@@ -26,7 +26,7 @@ from tests.conftest import ServerThread
 from tests.test_client import stream_inputs
 from whatsapp_errors.client import AsyncErrorClient, ErrorClient, StreamError
 from whatsapp_errors.client.policy import SERVICE_CONFIG
-from whatsapp_errors.client.stream_state import MAX_RECONNECTS, resendable
+from whatsapp_errors.client.stream_state import DEFAULT_WINDOW, MAX_RECONNECTS, resendable
 from whatsapp_errors.server.app import ServerConfig
 
 TOTAL = 2_000
@@ -57,15 +57,27 @@ class BreaksStreams(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         inner, code, after = handler.stream_stream, self.code, self.after
 
         async def breaking(requests: AsyncIterator[Any], context: Any) -> AsyncIterator[Any]:
-            answered = 0
             if after == 0:
                 await anext(aiter(requests))  # the request arrived; no answer ever leaves
                 await context.abort(code, "broken on purpose")
-            async for answer in inner(requests, context):
+            arrived = 0
+
+            async def first_batches() -> AsyncIterator[Any]:
+                nonlocal arrived
+                async for request in requests:
+                    arrived += 1
+                    if arrived > after:
+                        return  # batch after+1 has arrived, and gets no answer
+                    yield request
+
+            # The break comes once batch after+1 is in, not right after answer `after`:
+            # a client with a window of 1 is then writing nothing, so grpc.aio cannot
+            # replace the status with its own write failure (grpc/grpc#36066,
+            # client/stream_state.py `resendable`).
+            async for answer in inner(first_batches(), context):
                 yield answer
-                answered += 1
-                if answered == after:
-                    await context.abort(code, "broken on purpose")
+            if arrived > after:
+                await context.abort(code, "broken on purpose")
 
         return handler._replace(stream_stream=breaking)
 
@@ -82,15 +94,16 @@ def breaking_server(breaker: BreaksStreams) -> Iterator[ServerThread]:
     thread.stop(grace=0.1)
 
 
-def sync_ids(target: str) -> list[int]:
+def sync_ids(target: str, window: int = DEFAULT_WINDOW) -> list[int]:
     with ErrorClient(target) as errors:
-        return [int(r.id) for r in errors.classify_stream(stream_inputs(TOTAL), batch_size=BATCH)]
+        results = errors.classify_stream(stream_inputs(TOTAL), batch_size=BATCH, window=window)
+        return [int(r.id) for r in results]
 
 
-def async_ids(target: str) -> list[int]:
+def async_ids(target: str, window: int = DEFAULT_WINDOW) -> list[int]:
     async def main() -> list[int]:
         async with AsyncErrorClient(target) as errors:
-            results = errors.classify_stream(stream_inputs(TOTAL), batch_size=BATCH)
+            results = errors.classify_stream(stream_inputs(TOTAL), batch_size=BATCH, window=window)
             return [int(r.id) async for r in results]
 
     return asyncio.run(main())
@@ -114,7 +127,10 @@ def test_a_servers_own_internal_error_is_not_resent(
 ) -> None:
     breaker.arm(grpc.StatusCode.INTERNAL, after=5, streams=1)
     with pytest.raises(StreamError) as caught:
-        ids(breaking_server.target)
+        # Window 1: nothing is being written when the status comes, so it arrives intact.
+        # With a write in flight grpc.aio may hand the client "Internal error from Core"
+        # instead, which the client must treat as the transport's and resend.
+        ids(breaking_server.target, window=1)
     assert caught.value.code() == grpc.StatusCode.INTERNAL
     assert "broken on purpose" in str(caught.value)
     assert caught.value.answered == 5 * BATCH
