@@ -125,7 +125,7 @@ def server_command(
     `workers` DEFAULT leaves `--workers` out: the server as it is deployed.
     """
     if kind == "reference":
-        return [sys.executable, "-m", "bench.servers.reference", "--port", str(port)]
+        return [sys.executable, "-m", "bench.servers.reference", "--port", str(port), *extra_args]
     cmd = [sys.executable, "-m", "whatsapp_errors.server", "--host", HOST, "--port", str(port)]
     cmd += ["--log-level", "WARNING"]
     if workers != DEFAULT:

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +71,27 @@ def send(target: str, calls: int, expect: bytes | None) -> None:
                 issued += 1
 
 
-def count(kind: str, calls: int, workdir: Path, warmup: int = WARMUP) -> int:
+STEPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "reference": ("reference", ()),
+    "reference, Classify read as a one-message stream": (
+        "reference",
+        ("--classify-as", "stream-unary"),
+    ),
+    "... and a pass-through interceptor": (
+        "reference",
+        ("--classify-as", "stream-unary", "--interceptor"),
+    ),
+    "service": ("service", ()),
+}
+"""`--steps`: from the empty handler to the service, one piece of its unary path at a time."""
+
+
+def count(
+    kind: str, calls: int, workdir: Path, warmup: int = WARMUP, extra_args: Sequence[str] = ()
+) -> int:
     """Instructions the `kind` server executed while answering `calls` calls."""
     port = procs.free_port()
-    out = workdir / f"{kind}.callgrind"
+    out = workdir / f"{kind}{len(extra_args)}.callgrind"
     valgrind = [
         "valgrind",
         "--tool=callgrind",
@@ -82,7 +100,7 @@ def count(kind: str, calls: int, workdir: Path, warmup: int = WARMUP) -> int:
         "--dump-line=no",
     ]
     popen = subprocess.Popen(
-        [*valgrind, *procs.server_command(kind, port)],
+        [*valgrind, *procs.server_command(kind, port, extra_args=extra_args)],
         cwd=procs.ROOT,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -99,7 +117,7 @@ def count(kind: str, calls: int, workdir: Path, warmup: int = WARMUP) -> int:
     finally:
         popen.kill()
         popen.wait()
-    dumps = sorted(workdir.glob(f"{kind}.callgrind.{popen.pid}.*"))
+    dumps = sorted(workdir.glob(f"{out.name}.{popen.pid}.*"))
     if not dumps:
         raise RuntimeError(f"callgrind wrote no dump for {kind}")
     found = TOTALS.search(dumps[-1].read_bytes())
@@ -108,21 +126,31 @@ def count(kind: str, calls: int, workdir: Path, warmup: int = WARMUP) -> int:
     return int(found.group(1))
 
 
-def measure(calls: int, warmup: int = WARMUP) -> dict[str, Any]:
-    """Per-call instructions of both servers and the ratio a CPU-bound loop would show."""
+def measure(calls: int, warmup: int = WARMUP, steps: bool = False) -> dict[str, Any]:
+    """Per-call instructions of both servers and the ratio a CPU-bound loop would show.
+
+    With `steps`, also the reference rebuilt towards the service (STEPS), in
+    `steps_instructions_per_call`.
+    """
     missing = [tool for tool in ("valgrind", "callgrind_control") if shutil.which(tool) is None]
     if missing:
         raise RuntimeError(f"needs {' and '.join(missing)} (Debian package valgrind)")
+    chosen = STEPS if steps else {name: STEPS[name] for name in ("reference", "service")}
     with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
-        kinds = ("reference", "service")
-        per_call = {kind: count(kind, calls, Path(tmp), warmup) / calls for kind in kinds}
-    return {
+        per_call = {
+            name: count(kind, calls, Path(tmp), warmup, extra) / calls
+            for name, (kind, extra) in chosen.items()
+        }
+    result: dict[str, Any] = {
         "calls": calls,
         "reference_instructions_per_call": per_call["reference"],
         "service_instructions_per_call": per_call["service"],
         "service_over_reference": per_call["service"] / per_call["reference"],
         "expected_throughput_ratio": per_call["reference"] / per_call["service"],
     }
+    if steps:
+        result["steps_instructions_per_call"] = per_call
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,10 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--calls", type=int, default=2000, help="measured calls per server")
     parser.add_argument("--warmup", type=int, default=WARMUP, help="calls before counting")
+    parser.add_argument(
+        "--steps", action="store_true", help="also the reference rebuilt towards the service"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
-        result = measure(args.calls, args.warmup)
+        result = measure(args.calls, args.warmup, args.steps)
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

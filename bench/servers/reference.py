@@ -6,13 +6,20 @@ health, so the one load generator drives both, and the difference between
 the two is the cost of the service itself. It answers with constants
 (bench/answers.py EMPTY_UNARY, EMPTY_STREAM), the bytes the load generators
 check for. `python -m bench.servers.reference --port P`.
+
+Two flags rebuild, one at a time, what the service's unary path pays
+beyond the bare handler, so `python -m bench.probes.instructions --steps`
+can count each: `--classify-as stream-unary` serves Classify as a
+one-message request stream read by the handler, as the service's admission
+does (server/ops/arrival.py), and `--interceptor` adds one pass-through
+`grpc.aio` server interceptor, as the service's admission is one.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -34,18 +41,42 @@ async def _unary(request: bytes, context: Any) -> bytes:
     return EMPTY_UNARY
 
 
+async def _stream_unary(requests: Any, context: Any) -> bytes:
+    await context.read()  # the one request message, as the service's admission reads it
+    return EMPTY_UNARY
+
+
+class _PassThrough(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is untyped
+    """An interceptor that only continues: the cost of having one."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        return await continuation(handler_call_details)
+
+
 async def _stream(requests: AsyncIterator[bytes], context: Any) -> AsyncIterator[bytes]:
     async for _ in requests:
         yield EMPTY_STREAM
 
 
-def build(address: str) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
+def build(
+    address: str, classify_as: str = "unary", interceptor: bool = False
+) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
     """An empty-handler server bound to `address` (options like the real one's)."""
-    server = grpc.aio.server(options=OPTIONS)
+    interceptors = [_PassThrough()] if interceptor else []
+    server = grpc.aio.server(options=OPTIONS, interceptors=interceptors)
+    classify = (
+        grpc.stream_unary_rpc_method_handler(_stream_unary)
+        if classify_as == "stream-unary"
+        else grpc.unary_unary_rpc_method_handler(_unary)
+    )
     handler = grpc.method_handlers_generic_handler(
         SERVICE,
         {
-            "Classify": grpc.unary_unary_rpc_method_handler(_unary),
+            "Classify": classify,
             "ClassifyStream": grpc.stream_stream_rpc_method_handler(_stream),
         },
     )
@@ -59,8 +90,8 @@ def build(address: str) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
     return server, servicer
 
 
-async def _serve(address: str) -> None:
-    server, servicer = build(address)
+async def _serve(address: str, classify_as: str, interceptor: bool) -> None:
+    server, servicer = build(address, classify_as, interceptor)
     await server.start()
     await servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     await server.wait_for_termination()
@@ -70,8 +101,10 @@ def main() -> None:
     """Serves until killed."""
     parser = argparse.ArgumentParser(prog="python -m bench.servers.reference")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--classify-as", choices=("unary", "stream-unary"), default="unary")
+    parser.add_argument("--interceptor", action="store_true", help="one pass-through interceptor")
     args = parser.parse_args()
-    asyncio.run(_serve(f"127.0.0.1:{args.port}"))
+    asyncio.run(_serve(f"127.0.0.1:{args.port}", args.classify_as, args.interceptor))
 
 
 if __name__ == "__main__":

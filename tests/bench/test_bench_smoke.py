@@ -123,6 +123,27 @@ def test_instruction_counts_compare_both_servers() -> None:
     )
 
 
+@pytest.mark.skipif(shutil.which("callgrind_control") is None, reason="valgrind not installed")
+def test_instruction_steps_count_each_piece_of_the_unary_path() -> None:
+    """Every step's server answers its calls (checked by the probe) and is counted on its own.
+
+    Which step costs what is the measurement (bench/README.md), not a property
+    of the tool: 30 calls leave ~10k instructions of noise between steps.
+    """
+    cmd = [sys.executable, "-m", "bench.probes.instructions", "--calls", "30", "--warmup", "20"]
+    done = subprocess.run([*cmd, "--steps"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    steps = json.loads(done.stdout)["steps_instructions_per_call"]
+    assert list(steps) == [
+        "reference",
+        "reference, Classify read as a one-message stream",
+        "... and a pass-through interceptor",
+        "service",
+    ]
+    assert all(count > 10_000 for count in steps.values())  # real gRPC calls, each counted
+    assert len(set(steps.values())) == len(steps)  # four servers, four counts
+
+
 def test_handler_cost_prints_every_stage() -> None:
     cmd = [sys.executable, "-m", "bench.probes.handler_cost", "--rounds", "1"]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
