@@ -1,8 +1,12 @@
 """The ClassifyStream hot path, compiled with mypyc where it was built, pure Python otherwise.
 
-A stream item's cost is mostly the interpreter running the webhook reader
-and the answer's framing; compiled by mypyc (setup.py, at install) the same
-source runs ~15% faster per item (bench/README.md, "Compiled hot path").
+A stream item's cost is mostly the interpreter running the webhook reader,
+the classifier's dispatch and the answer's framing; compiled by mypyc
+(setup.py, at install) the same source runs ~15% faster per item
+(bench/README.md, "The compiled hot path"). Compiled classes are native:
+no weak references to them, no attributes they do not declare
+(server/rpc/listing.py keys its cache on the classifier's MessageCache for
+that reason); decide.py stays interpreted, as it ran slower compiled.
 The compiled modules are built in place beside their `.py` files, and the
 import system prefers them; `WAERR_PURE_PYTHON=1` in the environment, or a
 build that did not complete, makes the server import the `.py` sources
@@ -30,6 +34,7 @@ PACKAGE = "whatsapp_errors.server"
 SOURCES = (
     "classify/typed_error.py",
     "classify/webhook_reader.py",
+    "classify/classifier.py",
     "rpc/wire.py",
     "rpc/batch.py",
 )

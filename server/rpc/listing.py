@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import weakref
 
+from whatsapp_errors.server.catalog.error_infos import MessageCache
 from whatsapp_errors.server.classify.classifier import Classifier
 from whatsapp_errors.server.classify.text_match import normalise
 from whatsapp_errors.server.rich_status import invalid_argument
@@ -21,8 +22,13 @@ MAX_QUERY_CHARS = 512
 MAX_QUERY_WORDS = 16
 """Most distinct words in one query."""
 
-_TEXTS: weakref.WeakKeyDictionary[Classifier, list[str]] = weakref.WeakKeyDictionary()
-"""Each catalog's listing texts, normalised once (freed with the classifier after a reload)."""
+_TEXTS: weakref.WeakKeyDictionary[MessageCache, list[str]] = weakref.WeakKeyDictionary()
+"""Each catalog's listing texts, normalised once (freed with its messages after a reload).
+
+Keyed on the classifier's MessageCache, which holds the listings: the
+Classifier itself is compiled (server/hot_path.py) and takes no weak
+reference.
+"""
 
 
 def query_words(query: str) -> list[str]:
@@ -57,11 +63,10 @@ def matching(
 
 
 def _listing_texts(classifier: Classifier) -> list[str]:
-    texts = _TEXTS.get(classifier)
+    messages = classifier.messages
+    texts = _TEXTS.get(messages)
     if texts is None:
-        texts = _TEXTS[classifier] = [
-            _text(info) for _entry, info in classifier.messages.by_listing
-        ]
+        texts = _TEXTS[messages] = [_text(info) for _entry, info in messages.by_listing]
     return texts
 
 
