@@ -34,16 +34,16 @@ def _hot_path() -> ModuleType:
 
 def hot_path_extensions() -> list[Extension]:
     """The mypyc extensions, or none when compiling is switched off."""
-    if os.environ.get("WAERR_COMPILE", "1").strip().lower() in ("0", "false", "no", "off"):
+    hot_path = _hot_path()
+    if not hot_path.switch(os.environ.get(hot_path.COMPILE_VARIABLE), default=True):
         return []
     from mypyc.build import mypycify
 
-    hot_path = _hot_path()
     (SERVER / hot_path.DIGEST).write_text(hot_path.sources_digest(SERVER) + "\n")
     options = ["--config-file=", "--explicit-package-bases", "--ignore-missing-imports"]
     extensions: list[Extension] = mypycify(
         [*(f"whatsapp_errors/server/{source}" for source in hot_path.SOURCES), *options],
-        group_name=hot_path.GROUP.removesuffix("__mypyc"),
+        group_name=hot_path.GROUP_NAME,
     )
     for extension in extensions:
         extension.optional = True  # a failed compile warns; the sources run

@@ -370,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{_loads(os.getloadavg())} on {os.cpu_count()} CPUs: other work on the machine "
         "shows here"
     )
-    print(f"\nthe service's hot path: {hot_path.describe()} (server/hot_path.py)")
+    ran = hot_path.describe()
+    print(f"\nthe service's hot path: {ran} (server/hot_path.py)")
     print("\ntargets (issue 20):\n" + report.verdicts(checks))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     document = {
@@ -380,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": args.runs,
         "bodies": {"kind": "failed statuses", "distinct": bodies},
         "default_workers": default_workers,
-        "hot_path": hot_path.describe(),
+        "hot_path": ran,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),

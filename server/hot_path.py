@@ -2,8 +2,8 @@
 
 A stream item's cost is mostly the interpreter running the webhook reader,
 the classifier's dispatch and the answer's framing; compiled by mypyc
-(setup.py, at install) the same source runs ~15% faster per item
-(bench/README.md, "The compiled hot path"). Compiled classes are native:
+(setup.py, at install) the same source costs less per item (the figures:
+bench/README.md, "The compiled hot path"). Compiled classes are native:
 no weak references to them, no attributes they do not declare
 (server/rpc/listing.py keys its cache on the classifier's MessageCache for
 that reason); decide.py stays interpreted, as it ran slower compiled.
@@ -40,9 +40,15 @@ SOURCES = (
 )
 """What setup.py compiles (paths in server/), all in one group: every one compiled, or none."""
 MODULES = tuple(f"{PACKAGE}.{source[:-3].replace('/', '.')}" for source in SOURCES)
-GROUP = f"{PACKAGE}.hotpath__mypyc"
-"""The shared library mypyc builds for the group (setup.py's group_name + `__mypyc`)."""
+GROUP_NAME = f"{PACKAGE}.hotpath"
+"""setup.py's mypyc group_name."""
+GROUP = f"{GROUP_NAME}__mypyc"
+"""The shared library mypyc builds for the group."""
 PURE_VARIABLE = "WAERR_PURE_PYTHON"
+COMPILE_VARIABLE = "WAERR_COMPILE"
+"""Read by setup.py at build: off skips the compile."""
+_ON = ("1", "true", "yes", "on")
+_OFF = ("0", "false", "no", "off")
 DIGEST = "hot_path.sha256"
 """Beside this module: `sources_digest` of what was compiled, written by setup.py."""
 
@@ -74,7 +80,7 @@ def choose(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
     beside it (edited since, no rebuild) would run code that is no longer
     there; the sources always load.
     """
-    if environ.get(PURE_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on"):
+    if switch(environ.get(PURE_VARIABLE), default=False):
         _prefer_sources()
         return
     if importlib.util.find_spec(GROUP) is None:
@@ -98,6 +104,16 @@ def choose(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
     except ImportError as exc:
         _LOGGER.warning("compiled hot path unusable (%s): running the Python sources", exc)
         _prefer_sources()
+
+
+def switch(value: str | None, default: bool) -> bool:
+    """An on/off variable: `default` unless it says the opposite (1/true/yes/on, 0/false/no/off).
+
+    Stdlib only, like this whole module: setup.py loads it before the
+    package is installed, so it cannot use server/ops/env_flags.py.
+    """
+    word = (value or "").strip().lower()
+    return word not in _OFF if default else word in _ON
 
 
 def sources_digest(package: Path) -> str:

@@ -22,6 +22,7 @@ import grpc
 import pytest
 
 from tests.conftest import ServerThread
+from tests.test_hot_path import CAN_COMPILE
 from whatsapp_errors.client import ErrorClient, InputRefused, LimitExceeded, TimedOut
 from whatsapp_errors.client.config import (
     MAX_MESSAGE_BYTES,
@@ -148,7 +149,7 @@ def test_the_json_ships_in_the_client_wheel_and_each_wheel_holds_its_own(tmp_pat
     assert all(n.startswith(("whatsapp_errors/client/", f"{stubs}/")) for n in wheels["client"])
     assert all(n.startswith("whatsapp_errors/server/") for n in wheels["server"])
     assert not any(n.startswith("whatsapp_errors/client/tests") for n in wheels["client"])
-    if shutil.which("cc") or shutil.which("gcc"):  # the hot path compiled into the server's
+    if CAN_COMPILE:  # the hot path compiled into the server's
         group = hot_path.GROUP.replace(".", "/")
         assert any(n.startswith(group) and n.endswith(".so") for n in wheels["server"])
         for module in hot_path.SOURCES:

@@ -91,7 +91,7 @@ def count(
 ) -> int:
     """Instructions the `kind` server executed while answering `calls` calls."""
     port = procs.free_port()
-    out = workdir / f"{kind}{len(extra_args)}.callgrind"
+    out = workdir / f"{kind}-{port}.callgrind"  # one file per server run, whatever its args
     valgrind = [
         "valgrind",
         "--tool=callgrind",
